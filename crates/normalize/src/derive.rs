@@ -1,0 +1,316 @@
+//! The derived rows built at ingest: credential issuances and per-session aggregates.
+
+use backtrail_model::time::{parse_expiration, parse_iso};
+use backtrail_model::{Event, Issuance, SessionKey, SessionSummary};
+use sonic_rs::{JsonValueTrait, LazyValue};
+use std::collections::{BTreeSet, HashMap};
+
+/// Event names that create credentials or start a session.
+pub const ISSUING_EVENTS: &[&str] = &[
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "GetSessionToken",
+    "GetFederationToken",
+    "GetRoleCredentials",
+    "ConsoleLogin",
+    "SwitchRole",
+    "RenewRole",
+    "GetSigninToken",
+    "CreateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "AssumeRoot",
+];
+
+/// Text of a JSON-valued column as JSON: Athena-style exports store these fields as a JSON
+/// string that holds the object.
+pub fn json_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let t = raw.trim_start();
+    if t.starts_with('"') {
+        let v: String = sonic_rs::from_str(t).ok()?;
+        if v.trim_start().starts_with('{') || v.trim_start().starts_with('[') {
+            return Some(v.into());
+        }
+        return None;
+    }
+    if t.starts_with('{') || t.starts_with('[') {
+        return Some(raw.into());
+    }
+    None
+}
+
+fn get_path(json: &Option<String>, path: &[&str]) -> Option<String> {
+    let text = json_text(json.as_deref()?)?;
+    let v = sonic_rs::get(text.as_ref(), path).ok()?;
+    lazy_scalar(&v)
+}
+
+fn lazy_scalar(v: &LazyValue<'_>) -> Option<String> {
+    if let Some(s) = v.as_str() {
+        return Some(s.to_string());
+    }
+    match v.get_type() {
+        sonic_rs::JsonType::Number | sonic_rs::JsonType::Boolean => {
+            Some(v.as_raw_str().to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `arn:aws:iam::123:role/path/Name` + session → `arn:aws:sts::123:assumed-role/Name/session`.
+pub fn assumed_role_arn(role_arn: &str, session: &str) -> Option<String> {
+    let mut parts = role_arn.splitn(6, ':');
+    let (_, partition, _, _, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    Some(format!(
+        "arn:{partition}:sts::{account}:assumed-role/{name}/{session}"
+    ))
+}
+
+/// The issuance this event records, if it is one.
+pub fn issuance_of(ev: &Event) -> Option<Issuance> {
+    if !ISSUING_EVENTS.contains(&ev.event_name.as_str()) {
+        return None;
+    }
+    let id = &ev.identity;
+    let mut iss = Issuance {
+        event_time: ev.event_time,
+        event_id: ev.event_id.clone(),
+        event_name: ev.event_name.clone(),
+        event_source: ev.event_source.clone(),
+        recipient_account_id: ev.recipient_account_id.clone(),
+        aws_region: ev.aws_region.clone(),
+        error_code: ev.error_code.clone(),
+        source_ip: ev.source_ip.clone(),
+        user_agent: ev.user_agent.clone(),
+        shared_event_id: ev.shared_event_id.clone(),
+        request_id: ev.request_id.clone(),
+        caller_type: id.kind.clone(),
+        caller_arn: id.arn.clone(),
+        caller_principal_id: id.principal_id.clone(),
+        caller_account_id: id.account_id.clone(),
+        caller_access_key_id: id.access_key_id.clone(),
+        caller_user_name: id.user_name.clone(),
+        caller_invoked_by: id.invoked_by.clone(),
+        caller_session_creation_date: id.session_creation_date,
+        ..Default::default()
+    };
+    let req = &ev.request_parameters;
+    let resp = &ev.response_elements;
+    let add = &ev.additional_event_data;
+    match ev.event_name.as_str() {
+        "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetSessionToken"
+        | "GetFederationToken" | "AssumeRoot" => {
+            iss.issued_access_key_id = get_path(resp, &["credentials", "accessKeyId"]);
+            iss.expiration = get_path(resp, &["credentials", "expiration"])
+                .and_then(|s| parse_expiration(&s));
+            iss.role_arn = get_path(req, &["roleArn"]);
+            iss.role_session_name = get_path(req, &["roleSessionName"]);
+            iss.source_identity = get_path(req, &["sourceIdentity"])
+                .or_else(|| get_path(resp, &["sourceIdentity"]));
+            match ev.event_name.as_str() {
+                "GetFederationToken" => {
+                    iss.issued_arn = get_path(resp, &["federatedUser", "arn"]);
+                    iss.assumed_role_id = get_path(resp, &["federatedUser", "federatedUserId"]);
+                    iss.role_session_name = get_path(req, &["name"]);
+                }
+                "GetSessionToken" => {
+                    // The session acts as the calling user.
+                    iss.issued_arn = id.arn.clone();
+                }
+                _ => {
+                    iss.issued_arn = get_path(resp, &["assumedRoleUser", "arn"]);
+                    iss.assumed_role_id = get_path(resp, &["assumedRoleUser", "assumedRoleId"]);
+                }
+            }
+            if iss.issued_arn.is_none()
+                && let (Some(r), Some(s)) = (&iss.role_arn, &iss.role_session_name)
+            {
+                // Instance-profile and Lambda credentials: no assumedRoleUser in the response.
+                iss.issued_arn = assumed_role_arn(r, s);
+            }
+            if ev.event_name == "AssumeRoleWithSAML" {
+                iss.provider = get_path(resp, &["issuer"]).or_else(|| get_path(req, &["principalArn"]));
+                iss.subject = get_path(resp, &["subject"]);
+                iss.role_session_name = iss
+                    .role_session_name
+                    .clone()
+                    .or_else(|| session_name_of(iss.issued_arn.as_deref()));
+            }
+            if ev.event_name == "AssumeRoleWithWebIdentity" {
+                iss.provider = get_path(resp, &["provider"]).or_else(|| id.identity_provider.clone());
+                iss.subject = get_path(resp, &["subjectFromWebIdentityToken"])
+                    .or_else(|| id.user_name.clone());
+            }
+        }
+        "GetRoleCredentials" => {
+            // Identity Center redacts the credentials; the role and account are in the request.
+            iss.role_session_name = id.user_name.clone();
+            iss.subject = id.user_name.clone().or_else(|| id.on_behalf_of_user_id.clone());
+            iss.role_arn = match (get_path(req, &["accountId"]), get_path(req, &["roleName"])) {
+                (Some(a), Some(r)) => Some(format!("arn:aws:iam::{a}:role/{r}")),
+                _ => None,
+            };
+        }
+        "ConsoleLogin" | "GetSigninToken" | "RenewRole" => {
+            iss.issued_arn = id.arn.clone();
+            iss.outcome = get_path(resp, &[ev.event_name.as_str()]);
+            iss.mfa_used = get_path(add, &["MFAUsed"]).map(|s| s == "Yes" || s == "true");
+        }
+        "SwitchRole" => {
+            iss.issued_arn = id.arn.clone();
+            iss.outcome = get_path(resp, &["SwitchRole"]);
+            iss.switch_from = get_path(add, &["SwitchFrom"]);
+        }
+        "CreateAccessKey" => {
+            iss.issued_access_key_id = get_path(resp, &["accessKey", "accessKeyId"]);
+            iss.target_user_name = get_path(resp, &["accessKey", "userName"])
+                .or_else(|| get_path(req, &["userName"]));
+            iss.issued_arn = user_arn(ev, iss.target_user_name.as_deref());
+        }
+        "CreateLoginProfile" | "UpdateLoginProfile" => {
+            iss.target_user_name = get_path(req, &["userName"])
+                .or_else(|| get_path(resp, &["loginProfile", "userName"]));
+            iss.issued_arn = user_arn(ev, iss.target_user_name.as_deref());
+        }
+        _ => {}
+    }
+    Some(iss)
+}
+
+fn session_name_of(arn: Option<&str>) -> Option<String> {
+    arn?.rsplit('/').next().map(str::to_string)
+}
+
+/// ARN of the IAM user `name` in the event's account, or the caller when no name is given
+/// (IAM acts on the calling user then).
+fn user_arn(ev: &Event, name: Option<&str>) -> Option<String> {
+    match name {
+        None if ev.identity.kind.as_deref() == Some("IAMUser") => ev.identity.arn.clone(),
+        None => None,
+        Some(n) => {
+            let account = ev
+                .recipient_account_id
+                .as_deref()
+                .or(ev.identity.account_id.as_deref())?;
+            Some(format!("arn:aws:iam::{account}:user/{n}"))
+        }
+    }
+}
+
+/// Bound on the distinct values a session row keeps per list; the events keep them all.
+pub const SESSION_LIST_CAP: usize = 64;
+
+/// Builds session rows from events, one per (access key, ARN, creation date).
+#[derive(Debug, Default)]
+pub struct SessionAggregator {
+    map: HashMap<SessionKey, SessionSummary>,
+}
+
+fn push_capped(list: &mut Vec<String>, v: &Option<String>) {
+    if let Some(v) = v
+        && list.len() < SESSION_LIST_CAP
+        && !list.iter().any(|x| x == v)
+    {
+        list.push(v.clone());
+    }
+}
+
+impl SessionAggregator {
+    /// Counts one event.
+    pub fn add(&mut self, ev: &Event) {
+        let key = ev.session_key();
+        if key.access_key_id.is_none() && key.arn.is_none() {
+            return;
+        }
+        let id = &ev.identity;
+        let s = self.map.entry(key.clone()).or_insert_with(|| SessionSummary {
+            access_key_id: key.access_key_id.clone(),
+            arn: key.arn.clone(),
+            creation_date: key.creation_date,
+            identity_type: id.kind.clone(),
+            principal_id: id.principal_id.clone(),
+            account_id: id.account_id.clone(),
+            user_name: id.user_name.clone(),
+            issuer_arn: id.issuer_arn.clone(),
+            first_seen: ev.event_time,
+            last_seen: ev.event_time,
+            ..Default::default()
+        });
+        s.first_seen = s.first_seen.min(ev.event_time);
+        s.last_seen = s.last_seen.max(ev.event_time);
+        s.events += 1;
+        if ev.failed() {
+            s.errors += 1;
+        }
+        push_capped(&mut s.source_ips, &ev.source_ip);
+        push_capped(&mut s.user_agents, &ev.user_agent);
+        push_capped(&mut s.regions, &ev.aws_region);
+        if ev.session_credential_from_console == Some(true) {
+            s.from_console = true;
+        }
+    }
+
+    /// Folds in a row built elsewhere (another segment of the store).
+    pub fn merge(&mut self, row: SessionSummary) {
+        let key = row.key();
+        match self.map.get_mut(&key) {
+            None => {
+                self.map.insert(key, row);
+            }
+            Some(s) => {
+                s.first_seen = s.first_seen.min(row.first_seen);
+                s.last_seen = s.last_seen.max(row.last_seen);
+                s.events += row.events;
+                s.errors += row.errors;
+                for v in row.source_ips {
+                    push_capped(&mut s.source_ips, &Some(v));
+                }
+                for v in row.user_agents {
+                    push_capped(&mut s.user_agents, &Some(v));
+                }
+                for v in row.regions {
+                    push_capped(&mut s.regions, &Some(v));
+                }
+                s.from_console |= row.from_console;
+                if s.identity_type.is_none() {
+                    s.identity_type = row.identity_type;
+                }
+            }
+        }
+    }
+
+    /// The rows, in a stable order.
+    pub fn finish(self) -> Vec<SessionSummary> {
+        let mut v: Vec<SessionSummary> = self.map.into_values().collect();
+        v.sort_by(|a, b| a.key().cmp(&b.key()));
+        for s in &mut v {
+            let set: BTreeSet<String> = s.regions.drain(..).collect();
+            s.regions = set.into_iter().collect();
+        }
+        v
+    }
+
+    /// Number of sessions so far.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no session was seen.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Parses a creation date or event time string (re-exported for the store's readers).
+pub fn parse_time(s: &str) -> Option<i64> {
+    parse_iso(s)
+}

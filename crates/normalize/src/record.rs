@@ -1,0 +1,428 @@
+//! One CloudTrail record (JSON object text) to an [`Event`], and back.
+
+use backtrail_model::time::{format_iso, parse_iso};
+use backtrail_model::{Event, Identity};
+use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
+
+/// Why a record was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    #[error("not an event: a JSON {0}, not an object")]
+    NotAnObject(&'static str),
+    #[error("not an event: no eventName, eventSource or eventTime")]
+    NotAnEvent,
+    #[error("missing eventTime")]
+    MissingEventTime,
+    #[error("unreadable eventTime {0:?}")]
+    BadEventTime(String),
+    #[error("missing eventName")]
+    MissingEventName,
+    #[error("lookup-events row whose CloudTrailEvent is not a JSON string")]
+    BadLookupRow,
+}
+
+/// Top-level fields that have a column.
+#[derive(Clone, Copy)]
+enum Top {
+    EventVersion,
+    UserIdentity,
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    SourceIp,
+    UserAgent,
+    ErrorCode,
+    ErrorMessage,
+    RequestParameters,
+    ResponseElements,
+    AdditionalEventData,
+    RequestId,
+    EventId,
+    ReadOnly,
+    Resources,
+    EventType,
+    ManagementEvent,
+    RecipientAccountId,
+    SharedEventId,
+    VpcEndpointId,
+    VpcEndpointAccountId,
+    ServiceEventDetails,
+    EventCategory,
+    TlsDetails,
+    SessionCredentialFromConsole,
+}
+
+fn top_field(k: &str) -> Option<Top> {
+    use Top::*;
+    Some(match k {
+        "eventVersion" => EventVersion,
+        "userIdentity" => UserIdentity,
+        "eventTime" => EventTime,
+        "eventSource" => EventSource,
+        "eventName" => EventName,
+        "awsRegion" => AwsRegion,
+        "sourceIPAddress" => SourceIp,
+        "userAgent" => UserAgent,
+        "errorCode" => ErrorCode,
+        "errorMessage" => ErrorMessage,
+        "requestParameters" => RequestParameters,
+        "responseElements" => ResponseElements,
+        "additionalEventData" => AdditionalEventData,
+        "requestID" => RequestId,
+        "eventID" => EventId,
+        "readOnly" => ReadOnly,
+        "resources" => Resources,
+        "eventType" => EventType,
+        "managementEvent" => ManagementEvent,
+        "recipientAccountId" => RecipientAccountId,
+        "sharedEventID" => SharedEventId,
+        "vpcEndpointId" => VpcEndpointId,
+        "vpcEndpointAccountId" => VpcEndpointAccountId,
+        "serviceEventDetails" => ServiceEventDetails,
+        "eventCategory" => EventCategory,
+        "tlsDetails" => TlsDetails,
+        "sessionCredentialFromConsole" => SessionCredentialFromConsole,
+        _ => return None,
+    })
+}
+
+/// Collects fields kept verbatim (`extra`) as a JSON object text.
+#[derive(Default)]
+struct Extra {
+    text: String,
+    keys: Vec<String>,
+}
+
+impl Extra {
+    fn push(&mut self, key: &str, raw: &str) {
+        self.text.push(if self.text.is_empty() { '{' } else { ',' });
+        push_json_string(&mut self.text, key);
+        self.text.push(':');
+        self.text.push_str(raw);
+        self.keys.push(key.to_string());
+    }
+    fn finish(self) -> Option<String> {
+        if self.text.is_empty() {
+            None
+        } else {
+            let mut t = self.text;
+            t.push('}');
+            Some(t)
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn lazy_str(v: &LazyValue<'_>) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn lazy_bool(v: &LazyValue<'_>) -> Option<bool> {
+    if let Some(b) = v.as_bool() {
+        return Some(b);
+    }
+    match v.as_str()? {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses one record. `text` must be one JSON value; a lookup-events row (with a
+/// `CloudTrailEvent` string) is unwrapped to the event it carries.
+pub fn parse_record(text: &[u8]) -> Result<Event, RecordError> {
+    let text = std::str::from_utf8(text).map_err(|_| RecordError::InvalidUtf8)?;
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    match trimmed.as_bytes().first() {
+        Some(b'{') => {}
+        Some(b'[') => return Err(RecordError::NotAnObject("array")),
+        Some(b'"') => return Err(RecordError::NotAnObject("string")),
+        Some(b'n') => return Err(RecordError::NotAnObject("null")),
+        Some(b't' | b'f') => return Err(RecordError::NotAnObject("boolean")),
+        Some(b'-' | b'0'..=b'9') => return Err(RecordError::NotAnObject("number")),
+        _ => return Err(RecordError::InvalidJson("empty or not JSON".into())),
+    }
+    parse_object(trimmed, 0)
+}
+
+fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
+    let mut ev = Event::default();
+    let mut extra = Extra::default();
+    let mut order = String::new();
+    let mut time_raw: Option<String> = None;
+    let mut event_id_seen = false;
+    let mut lookup_inner: Option<String> = None;
+    let mut event_source: Option<String> = None;
+    let mut event_name: Option<String> = None;
+    for item in sonic_rs::to_object_iter(text) {
+        let (key, val) = item.map_err(|e| RecordError::InvalidJson(short_err(&e.to_string())))?;
+        let key: &str = &key;
+        if !order.is_empty() {
+            order.push(',');
+        }
+        order.push_str(key);
+        let raw = val.as_raw_str();
+        let Some(field) = top_field(key) else {
+            if key == "CloudTrailEvent" {
+                lookup_inner = Some(val.as_str().ok_or(RecordError::BadLookupRow)?.to_string());
+            }
+            extra.push(key, raw);
+            continue;
+        };
+        let is_str = val.get_type() == JsonType::String;
+        let is_obj_or_null = matches!(val.get_type(), JsonType::Object | JsonType::Null);
+        // Columns only take values of the documented type; anything else stays verbatim in
+        // `extra` (the column may still carry a usable reading of it).
+        let mut keep_verbatim = false;
+        macro_rules! string_col {
+            ($slot:expr) => {{
+                if is_str {
+                    $slot = lazy_str(&val);
+                } else {
+                    keep_verbatim = true;
+                }
+            }};
+        }
+        use Top::*;
+        match field {
+            EventVersion => string_col!(ev.event_version),
+            EventSource => string_col!(event_source),
+            EventName => string_col!(event_name),
+            AwsRegion => string_col!(ev.aws_region),
+            SourceIp => string_col!(ev.source_ip),
+            UserAgent => string_col!(ev.user_agent),
+            ErrorCode => string_col!(ev.error_code),
+            ErrorMessage => string_col!(ev.error_message),
+            RequestId => string_col!(ev.request_id),
+            EventType => string_col!(ev.event_type),
+            RecipientAccountId => string_col!(ev.recipient_account_id),
+            SharedEventId => string_col!(ev.shared_event_id),
+            VpcEndpointId => string_col!(ev.vpc_endpoint_id),
+            VpcEndpointAccountId => string_col!(ev.vpc_endpoint_account_id),
+            EventCategory => string_col!(ev.event_category),
+            EventId => {
+                if is_str {
+                    ev.event_id = val.as_str().unwrap_or_default().to_string();
+                    event_id_seen = true;
+                } else {
+                    keep_verbatim = true;
+                }
+            }
+            EventTime => {
+                if is_str {
+                    let s = val.as_str().unwrap_or_default();
+                    time_raw = Some(s.to_string());
+                    match parse_iso(s) {
+                        Some(t) => {
+                            ev.event_time = t;
+                            keep_verbatim = format_iso(t) != s;
+                        }
+                        None => return Err(RecordError::BadEventTime(truncate(s, 60))),
+                    }
+                } else {
+                    keep_verbatim = true;
+                }
+            }
+            ReadOnly | ManagementEvent => {
+                let b = lazy_bool(&val);
+                match field {
+                    ReadOnly => ev.read_only = b,
+                    _ => ev.management_event = b,
+                }
+                keep_verbatim = val.get_type() != JsonType::Boolean;
+            }
+            SessionCredentialFromConsole => {
+                ev.session_credential_from_console = lazy_bool(&val);
+                keep_verbatim = !(is_str && matches!(val.as_str(), Some("true" | "false")));
+            }
+            UserIdentity => {
+                if val.get_type() == JsonType::Object {
+                    ev.identity = parse_identity(raw)?;
+                }
+                if is_obj_or_null {
+                    ev.user_identity = Some(raw.to_string());
+                } else {
+                    keep_verbatim = true;
+                }
+            }
+            RequestParameters => ev.request_parameters = Some(raw.to_string()),
+            ResponseElements => ev.response_elements = Some(raw.to_string()),
+            AdditionalEventData => ev.additional_event_data = Some(raw.to_string()),
+            Resources => ev.resources = Some(raw.to_string()),
+            ServiceEventDetails => ev.service_event_details = Some(raw.to_string()),
+            TlsDetails => {
+                if val.get_type() == JsonType::Object {
+                    for item in sonic_rs::to_object_iter(raw) {
+                        let Ok((k, v)) = item else { break };
+                        match &*k {
+                            "tlsVersion" => ev.tls_version = lazy_str(&v),
+                            "cipherSuite" => ev.tls_cipher_suite = lazy_str(&v),
+                            "clientProvidedHostHeader" => ev.tls_client_host_header = lazy_str(&v),
+                            _ => {}
+                        }
+                    }
+                }
+                ev.tls_details = Some(raw.to_string());
+            }
+        }
+        if keep_verbatim {
+            extra.push(key, raw);
+        }
+    }
+    if let Some(inner) = lookup_inner {
+        // `aws cloudtrail lookup-events` output: the event as AWS wrote it is the string.
+        if depth > 0 {
+            return Err(RecordError::BadLookupRow);
+        }
+        let inner_trim = inner.trim();
+        if !inner_trim.starts_with('{') {
+            return Err(RecordError::BadLookupRow);
+        }
+        return parse_object(inner_trim, depth + 1);
+    }
+    ev.event_source = event_source.unwrap_or_default();
+    ev.event_name = event_name.unwrap_or_default();
+    let extra_keys = std::mem::take(&mut extra.keys);
+    let extra_text = extra.finish();
+    if time_raw.is_none() {
+        // Shippers rename eventTime; the record keeps its own field, the column its reading.
+        match extra_text.as_deref().and_then(|x| shipper_time(x, &extra_keys)) {
+            Some(t) => ev.event_time = t,
+            None => {
+                if ev.event_name.is_empty() && ev.event_source.is_empty() {
+                    return Err(RecordError::NotAnEvent);
+                }
+                return Err(RecordError::MissingEventTime);
+            }
+        }
+    }
+    if ev.event_name.is_empty() {
+        if ev.event_source.is_empty() {
+            return Err(RecordError::NotAnEvent);
+        }
+        return Err(RecordError::MissingEventName);
+    }
+    if let Some(x) = extra_text.as_deref() {
+        if ev.source_ip.is_none() {
+            ev.source_ip = pointer_str(x, &["network", "client", "ip"]);
+        }
+        if ev.user_agent.is_none() {
+            ev.user_agent = pointer_str(x, &["http", "useragent"]);
+        }
+    }
+    if !event_id_seen {
+        // A stable id from the content, so that re-ingesting the record is still a duplicate.
+        let h = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
+        ev.event_id = format!("bt-{h:032x}");
+    }
+    ev.extra = extra_text;
+    ev.key_order = order;
+    Ok(ev)
+}
+
+fn shipper_time(extra: &str, keys: &[String]) -> Option<i64> {
+    for k in ["@timestamp", "p_event_time", "timestamp", "EventTime", "event_time", "eventtime"] {
+        if keys.iter().any(|x| x == k)
+            && let Some(s) = pointer_str(extra, &[k])
+            && let Some(t) = parse_iso(&s)
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
+fn pointer_str(json: &str, path: &[&str]) -> Option<String> {
+    let v = sonic_rs::get(json, path).ok()?;
+    v.as_str().map(str::to_string)
+}
+
+fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
+    let mut id = Identity::default();
+    for item in sonic_rs::to_object_iter(raw) {
+        let (k, v) = item.map_err(|e| RecordError::InvalidJson(short_err(&e.to_string())))?;
+        match &*k {
+            "type" => id.kind = lazy_str(&v),
+            "principalId" => id.principal_id = lazy_str(&v),
+            "arn" => id.arn = lazy_str(&v),
+            "accountId" => id.account_id = lazy_str(&v),
+            "accessKeyId" => id.access_key_id = lazy_str(&v).filter(|s| !s.is_empty()),
+            "userName" => id.user_name = lazy_str(&v),
+            "invokedBy" => id.invoked_by = lazy_str(&v),
+            "identityProvider" => id.identity_provider = lazy_str(&v),
+            "credentialId" => id.credential_id = lazy_str(&v),
+            "onBehalfOf" => {
+                id.on_behalf_of_user_id = get_str(&v, "userId");
+                id.on_behalf_of_identity_store_arn = get_str(&v, "identityStoreArn");
+            }
+            "inScopeOf" => {
+                id.in_scope_of_issuer_type = get_str(&v, "issuerType");
+                id.in_scope_of_credentials_issued_to = get_str(&v, "credentialsIssuedTo");
+            }
+            "sessionContext" if v.get_type() == JsonType::Object => {
+                for item in sonic_rs::to_object_iter(v.as_raw_str()) {
+                    let Ok((k2, v2)) = item else { break };
+                    match &*k2 {
+                        "sessionIssuer" => {
+                            id.issuer_type = get_str(&v2, "type");
+                            id.issuer_principal_id = get_str(&v2, "principalId");
+                            id.issuer_arn = get_str(&v2, "arn");
+                            id.issuer_account_id = get_str(&v2, "accountId");
+                            id.issuer_user_name = get_str(&v2, "userName");
+                        }
+                        "attributes" => {
+                            id.session_creation_date =
+                                get_str(&v2, "creationDate").and_then(|s| parse_iso(&s));
+                            id.mfa_authenticated =
+                                v2.get("mfaAuthenticated").and_then(|b| lazy_bool(&b));
+                        }
+                        "sourceIdentity" => id.source_identity = lazy_str(&v2),
+                        "ec2RoleDelivery" => id.ec2_role_delivery = lazy_str(&v2),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(id)
+}
+
+fn get_str(v: &LazyValue<'_>, key: &str) -> Option<String> {
+    v.get(key).and_then(|x| x.as_str().map(str::to_string))
+}
+
+fn short_err(s: &str) -> String {
+    truncate(s.lines().next().unwrap_or(s), 160)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,132 @@
+//! A structural JSON scanner that finds where values end without building them.
+//!
+//! It lets the container walker split a file into records before any record is parsed, so a
+//! cut or corrupt file still yields every record before the damage, and the damage itself is
+//! reported at a byte position. It never recurses, so deep nesting cannot overflow the stack,
+//! and every loop advances, so no input can hang it.
+
+/// Outcome of scanning one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// The value ends just before this offset.
+    Complete(usize),
+    /// The input ended inside the value.
+    Truncated,
+    /// A byte that cannot appear there, at this offset.
+    Invalid(usize),
+}
+
+/// Offset of the first non-whitespace byte at or after `i`.
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// End of the string starting at `b[i] == '"'`: the offset after its closing quote.
+pub fn scan_string(b: &[u8], i: usize) -> Scan {
+    let mut j = i + 1;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+            None => return Scan::Truncated,
+            Some(k) => {
+                let at = j + k;
+                if b[at] == b'"' {
+                    return Scan::Complete(at + 1);
+                }
+                // Backslash: skip it and the escaped byte.
+                j = at + 2;
+                if j > b.len() {
+                    return Scan::Truncated;
+                }
+            }
+        }
+    }
+}
+
+/// Scans the value starting at `b[i]` (which must not be whitespace).
+pub fn scan_value(b: &[u8], i: usize) -> Scan {
+    if i >= b.len() {
+        return Scan::Truncated;
+    }
+    match b[i] {
+        b'"' => scan_string(b, i),
+        b'{' | b'[' => scan_container(b, i),
+        b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                if !matches!(b[j], b'a'..=b'z' | b'0'..=b'9' | b'-' | b'+' | b'.' | b'E') {
+                    return Scan::Invalid(j);
+                }
+                j += 1;
+            }
+            Scan::Complete(j)
+        }
+        _ => Scan::Invalid(i),
+    }
+}
+
+fn scan_container(b: &[u8], i: usize) -> Scan {
+    // Stack of closing brackets; a Vec keeps deep nesting off the call stack.
+    let mut stack: Vec<u8> = Vec::with_capacity(16);
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'{' => {
+                stack.push(b'}');
+                j += 1;
+            }
+            b'[' => {
+                stack.push(b']');
+                j += 1;
+            }
+            c @ (b'}' | b']') => {
+                if stack.pop() != Some(c) {
+                    return Scan::Invalid(j);
+                }
+                j += 1;
+                if stack.is_empty() {
+                    return Scan::Complete(j);
+                }
+            }
+            b'"' => match scan_string(b, j) {
+                Scan::Complete(e) => j = e,
+                other => return other,
+            },
+            _ => {
+                // Scalars, separators and whitespace: step to the next structural byte.
+                j += 1;
+                while j < b.len() && !matches!(b[j], b'"' | b'{' | b'[' | b'}' | b']') {
+                    j += 1;
+                }
+            }
+        }
+    }
+    Scan::Truncated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_ends_of_values() {
+        let s = br#"{"a":[1,2,{"b":"x}\"]"}],"c":null} tail"#;
+        assert_eq!(scan_value(s, 0), Scan::Complete(s.len() - 5));
+        assert_eq!(scan_value(b"\"ab\\\"c\" ", 0), Scan::Complete(7));
+        assert_eq!(scan_value(b"true,", 0), Scan::Complete(4));
+        assert_eq!(scan_value(b"{\"a\":[1,2", 0), Scan::Truncated);
+        assert_eq!(scan_value(b"{\"a\":\"x", 0), Scan::Truncated);
+        assert_eq!(scan_value(b"{\"a\":1]", 0), Scan::Invalid(6));
+        assert_eq!(scan_value(b"<html>", 0), Scan::Invalid(0));
+        assert_eq!(scan_value(b"\"\\", 0), Scan::Truncated);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let mut v = vec![b'['; 1_000_000];
+        v.extend(vec![b']'; 1_000_000]);
+        assert_eq!(scan_value(&v, 0), Scan::Complete(v.len()));
+    }
+}
