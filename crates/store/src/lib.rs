@@ -1,1 +1,2 @@
 //! backtrail-store
+pub mod columns;
