@@ -1,0 +1,175 @@
+//! Which event ids the store already holds, sharded by UTC day with bounded memory.
+//!
+//! CloudTrail delivers some events twice; the copies share eventID and eventTime, so they
+//! fall on the same day. Each segment keeps the 128-bit hashes of its ids per day in a
+//! sidecar file; a day's hashes are loaded when an event of that day arrives and dropped
+//! (least recently used first) when the budget is exceeded.
+
+use crate::StoreError;
+use crate::manifest::{IdDay, Manifest};
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Hash of an event id.
+pub fn id_hash(event_id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(event_id.as_bytes())
+}
+
+/// Days since the Unix epoch of a time in milliseconds.
+pub fn day_number(ms: i64) -> i32 {
+    ms.div_euclid(86_400_000) as i32
+}
+
+struct Loaded {
+    committed: HashSet<u128>,
+    last_used: u64,
+}
+
+/// The id index of one ingest.
+pub struct IdIndex {
+    dir: PathBuf,
+    /// Per day: (ids file, offset, count) of committed segments.
+    sources: HashMap<i32, Vec<(String, IdDay)>>,
+    loaded: HashMap<i32, Loaded>,
+    /// Ids added since the last commit, per day.
+    fresh: HashMap<i32, Vec<u128>>,
+    fresh_set: HashSet<u128>,
+    loaded_ids: usize,
+    budget: usize,
+    clock: u64,
+}
+
+impl IdIndex {
+    /// An index over the segments in `manifest`, holding at most `budget` committed ids in
+    /// memory at once (fresh ids of the running commit are always held).
+    pub fn new(dir: &Path, manifest: &Manifest, budget: usize) -> Self {
+        let mut sources: HashMap<i32, Vec<(String, IdDay)>> = HashMap::new();
+        for s in &manifest.segments {
+            for d in &s.id_days {
+                sources
+                    .entry(d.day)
+                    .or_default()
+                    .push((s.ids_file.clone(), *d));
+            }
+        }
+        IdIndex {
+            dir: dir.to_path_buf(),
+            sources,
+            loaded: HashMap::new(),
+            fresh: HashMap::new(),
+            fresh_set: HashSet::new(),
+            loaded_ids: 0,
+            budget,
+            clock: 0,
+        }
+    }
+
+    /// Records the id and returns true when it is new; false for a duplicate.
+    pub fn insert(&mut self, event_id: &str, event_time: i64) -> Result<bool, StoreError> {
+        let h = id_hash(event_id);
+        if self.fresh_set.contains(&h) {
+            return Ok(false);
+        }
+        let day = day_number(event_time);
+        if self.sources.contains_key(&day) {
+            self.clock += 1;
+            let clock = self.clock;
+            if !self.loaded.contains_key(&day) {
+                self.load(day)?;
+            }
+            let l = self.loaded.get_mut(&day).expect("just loaded");
+            l.last_used = clock;
+            if l.committed.contains(&h) {
+                return Ok(false);
+            }
+        }
+        self.fresh_set.insert(h);
+        self.fresh.entry(day).or_default().push(h);
+        Ok(true)
+    }
+
+    fn load(&mut self, day: i32) -> Result<(), StoreError> {
+        let mut set = HashSet::new();
+        for (file, d) in self.sources.get(&day).into_iter().flatten() {
+            let path = self.dir.join(file);
+            let mut f = std::fs::File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+            f.seek(SeekFrom::Start(d.offset))
+                .map_err(|e| StoreError::io(&path, e))?;
+            let mut buf = vec![0u8; d.count as usize * 16];
+            f.read_exact(&mut buf).map_err(|e| StoreError::io(&path, e))?;
+            set.extend(
+                buf.chunks_exact(16)
+                    .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),
+            );
+        }
+        self.loaded_ids += set.len();
+        self.loaded.insert(
+            day,
+            Loaded {
+                committed: set,
+                last_used: self.clock,
+            },
+        );
+        self.evict(day);
+        Ok(())
+    }
+
+    fn evict(&mut self, keep: i32) {
+        while self.loaded_ids > self.budget && self.loaded.len() > 1 {
+            let Some((&oldest, _)) = self
+                .loaded
+                .iter()
+                .filter(|(d, _)| **d != keep)
+                .min_by_key(|(_, l)| l.last_used)
+            else {
+                return;
+            };
+            if let Some(l) = self.loaded.remove(&oldest) {
+                self.loaded_ids -= l.committed.len();
+            }
+        }
+    }
+
+    /// Fresh ids since the last commit, per day, sorted, for the segment's sidecar.
+    pub fn take_fresh(&mut self) -> Vec<(i32, Vec<u128>)> {
+        let mut v: Vec<(i32, Vec<u128>)> = self.fresh.drain().collect();
+        v.sort_by_key(|(d, _)| *d);
+        for (_, ids) in &mut v {
+            ids.sort_unstable();
+        }
+        v
+    }
+
+    /// After a commit: the fresh ids now live in `ids_file` at `days`.
+    pub fn committed(&mut self, ids_file: &str, days: &[IdDay], fresh: Vec<(i32, Vec<u128>)>) {
+        for (d, (day, ids)) in days.iter().zip(fresh) {
+            self.sources
+                .entry(day)
+                .or_default()
+                .push((ids_file.to_string(), *d));
+            if let Some(l) = self.loaded.get_mut(&day) {
+                self.loaded_ids += ids.len();
+                l.committed.extend(ids);
+            }
+        }
+        self.fresh_set.clear();
+    }
+}
+
+/// Serializes per-day sorted hashes; returns the bytes and each day's place.
+pub fn encode(fresh: &[(i32, Vec<u128>)]) -> (Vec<u8>, Vec<IdDay>) {
+    let mut bytes = Vec::new();
+    let mut days = Vec::new();
+    for (day, ids) in fresh {
+        days.push(IdDay {
+            day: *day,
+            offset: bytes.len() as u64,
+            count: ids.len() as u64,
+        });
+        for h in ids {
+            bytes.extend_from_slice(&h.to_le_bytes());
+        }
+    }
+    (bytes, days)
+}

@@ -1,0 +1,149 @@
+//! The manifest: the one file that says what the store holds.
+//!
+//! Readers see exactly the files it lists, so a file written by an ingest that was killed
+//! before it updated the manifest is invisible (and removed by the next ingest). It is
+//! replaced atomically (write, fsync, rename).
+
+use crate::StoreError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Current manifest format.
+pub const FORMAT: u32 = 1;
+
+/// What the store holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    /// Id the next segment will get.
+    pub next_segment: u64,
+    pub segments: Vec<Segment>,
+    /// The merged `sessions` table, and the last segment it covers.
+    pub sessions_file: Option<String>,
+    pub sessions_upto_segment: Option<u64>,
+    /// Every source file ingested, by key, with what became of it.
+    pub sources: BTreeMap<String, SourceRecord>,
+}
+
+/// One ingest commit: an events file and what was derived from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Segment {
+    pub id: u64,
+    pub events_file: String,
+    pub issuances_file: String,
+    pub session_parts_file: String,
+    pub ids_file: String,
+    pub rejects_file: String,
+    pub rows: u64,
+    pub issuances: u64,
+    pub min_time: i64,
+    pub max_time: i64,
+    /// For each UTC day (days since epoch): byte offset and count of its ids in `ids_file`.
+    pub id_days: Vec<IdDay>,
+}
+
+/// Where one day's event-id hashes sit in a segment's ids file.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct IdDay {
+    pub day: i32,
+    pub offset: u64,
+    pub count: u64,
+}
+
+/// What became of one source file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// Size and version (mtime or ETag) when read: a changed file is read again.
+    pub size: u64,
+    pub version: String,
+    /// read, skipped or rejected.
+    pub outcome: String,
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub segment: Option<u64>,
+}
+
+impl Manifest {
+    /// Reads the manifest of `dir`, or an empty one for a new store.
+    pub fn load(dir: &Path) -> Result<Manifest, StoreError> {
+        let p = dir.join("manifest.json");
+        match std::fs::read(&p) {
+            Ok(bytes) => {
+                let m: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                        path: p.clone(),
+                        message: e.to_string(),
+                    })?;
+                if m.format != FORMAT {
+                    return Err(StoreError::Corrupt {
+                        path: p,
+                        message: format!("format {} (this backtrail reads {FORMAT})", m.format),
+                    });
+                }
+                Ok(m)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                format: FORMAT,
+                ..Default::default()
+            }),
+            Err(e) => Err(StoreError::io(&p, e)),
+        }
+    }
+
+    /// Replaces the manifest atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
+        let tmp = dir.join("manifest.json.tmp");
+        let bytes = serde_json::to_vec(self).expect("manifest serializes");
+        write_durably(&tmp, &bytes)?;
+        let dst = dir.join("manifest.json");
+        std::fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+        sync_dir(dir);
+        Ok(())
+    }
+
+    /// Every file the manifest references, relative to the store directory.
+    pub fn referenced_files(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for s in &self.segments {
+            v.push(s.events_file.clone());
+            v.push(s.issuances_file.clone());
+            v.push(s.session_parts_file.clone());
+            v.push(s.ids_file.clone());
+            v.push(s.rejects_file.clone());
+        }
+        v.extend(self.sessions_file.clone());
+        v
+    }
+
+    /// Whether the merged sessions table covers every segment.
+    pub fn sessions_current(&self) -> bool {
+        match self.segments.last() {
+            None => true,
+            Some(last) => self.sessions_upto_segment == Some(last.id),
+        }
+    }
+
+    /// Events stored in all segments.
+    pub fn total_events(&self) -> u64 {
+        self.segments.iter().map(|s| s.rows).sum()
+    }
+}
+
+/// Writes a file and flushes it to disk before returning.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = std::fs::File::create(path).map_err(|e| StoreError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| StoreError::io(path, e))?;
+    f.sync_all().map_err(|e| StoreError::io(path, e))?;
+    Ok(())
+}
+
+/// Makes renames in `dir` durable (best effort: not every platform allows it).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
