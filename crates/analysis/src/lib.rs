@@ -1,1 +1,11 @@
-//! backtrail-analysis
+//! The three questions over plain events: who (the identity chain back to its origin),
+//! what (a session's activity), and from where (its network origin and flags).
+//!
+//! Everything here works on [`backtrail_model`] types through the
+//! [`backtrail_model::EventLookup`] trait, so it runs the same over the Parquet store and
+//! over events held in memory, and builds without the query engine.
+
+pub mod activity;
+pub mod chain;
+pub mod origin;
+pub mod subject;
