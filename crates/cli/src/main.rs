@@ -1,1 +1,100 @@
-fn main() {}
+//! `backtrail`: who did it, what did they do, and from where, from CloudTrail logs.
+//!
+//! A thin binary: arguments are parsed here, the work happens in the library crates, and
+//! their typed errors become exit codes in [`ExitStatus`]. Data goes to stdout; progress,
+//! warnings and errors go to stderr.
+
+mod args;
+mod commands;
+mod terminal;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit codes, stable for scripts.
+#[derive(Debug, Clone, Copy)]
+pub enum ExitStatus {
+    /// Done.
+    Success = 0,
+    /// Something went wrong that is not one of the cases below.
+    Failure = 1,
+    /// Bad arguments (clap also uses 2).
+    Usage = 2,
+    /// An input (source, finding, store) could not be found or read.
+    Input = 3,
+    /// The query was rejected (syntax, unknown column...).
+    Query = 4,
+    /// The subject was not found in the store.
+    NotFound = 5,
+}
+
+/// An error with the exit status it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub status: ExitStatus,
+    pub message: String,
+}
+
+impl CliError {
+    fn new(status: ExitStatus, message: impl Into<String>) -> Self {
+        CliError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<backtrail_store::StoreError> for CliError {
+    fn from(e: backtrail_store::StoreError) -> Self {
+        let status = match e {
+            backtrail_store::StoreError::NotAStore(_) | backtrail_store::StoreError::Io { .. } => {
+                ExitStatus::Input
+            }
+            _ => ExitStatus::Failure,
+        };
+        CliError::new(status, e.to_string())
+    }
+}
+
+impl From<backtrail_sources::SourceError> for CliError {
+    fn from(e: backtrail_sources::SourceError) -> Self {
+        CliError::new(ExitStatus::Input, e.to_string())
+    }
+}
+
+impl From<backtrail_engine::EngineError> for CliError {
+    fn from(e: backtrail_engine::EngineError) -> Self {
+        match e {
+            backtrail_engine::EngineError::Store(s) => s.into(),
+            backtrail_engine::EngineError::Query(q) => CliError::new(ExitStatus::Query, q),
+            other => CliError::new(ExitStatus::Failure, other.to_string()),
+        }
+    }
+}
+
+impl From<backtrail_synth::SynthError> for CliError {
+    fn from(e: backtrail_synth::SynthError) -> Self {
+        CliError::new(ExitStatus::Failure, e.to_string())
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        // A closed pipe (`| head`) is not an error worth a message.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        CliError::new(ExitStatus::Failure, e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::from(ExitStatus::Success as u8),
+        Err(e) => {
+            terminal::error(&e.message);
+            ExitCode::from(e.status as u8)
+        }
+    }
+}

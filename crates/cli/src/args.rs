@@ -1,0 +1,115 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Answers who did it, what they did and from where, from AWS CloudTrail logs.
+#[derive(Debug, Parser)]
+#[command(name = "backtrail", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The store to use.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArg {
+    /// Store directory (Parquet files and a manifest).
+    #[arg(long, short = 's', env = "BACKTRAIL_STORE", default_value = "backtrail-store")]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read CloudTrail logs (files, directories, s3://bucket/prefix) into the store.
+    Ingest(IngestArgs),
+    /// Run SQL over the tables events, issuances and sessions.
+    Query(QueryArgs),
+    /// Print one event as AWS wrote it.
+    Show(ShowArgs),
+    /// Write a synthetic multi-account trail with planted incidents and their ground truth.
+    Synth(SynthArgs),
+    /// Generate a small trail, ingest it and investigate one planted incident.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories or s3://bucket/prefix URLs.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only days on or after this time (RFC 3339 or YYYY-MM-DD); prunes the S3 layout.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only days on or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only these accounts (repeatable).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// Only these regions (repeatable).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QueryFormatArg {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL statement.
+    pub sql: String,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Output format (default: table on a terminal, JSON Lines otherwise).
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<QueryFormatArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The eventID.
+    pub event_id: String,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output directory (created).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of CloudTrail records to write.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Seed: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of days the trail spans (default: from the event count).
+    #[arg(long)]
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of events to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: u64,
+    /// Keep the generated trail and store in this directory instead of a temporary one.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

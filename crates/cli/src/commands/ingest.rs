@@ -1,0 +1,152 @@
+//! `backtrail ingest`.
+
+use crate::args::IngestArgs;
+use crate::terminal::{clean, warn};
+use crate::{CliError, ExitStatus};
+use backtrail_model::time::parse_iso;
+use backtrail_sources::{Filter, Sources};
+use backtrail_store::ingest::IngestSummary;
+use backtrail_store::{IngestOptions, Progress, Store};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Rejects listed on a terminal before pointing at the full list.
+const SHOWN_REJECTS: usize = 20;
+
+fn time_arg(name: &str, v: &Option<String>) -> Result<Option<i64>, CliError> {
+    v.as_deref()
+        .map(|s| {
+            parse_iso(s).ok_or_else(|| {
+                CliError::new(
+                    ExitStatus::Usage,
+                    format!("--{name} {s:?}: expected RFC 3339 or YYYY-MM-DD"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A progress bar on stderr when it is a terminal; nothing otherwise.
+struct Bar {
+    bar: ProgressBar,
+    events: AtomicU64,
+    started: Instant,
+}
+
+impl Progress for Bar {
+    fn start(&self, files: u64, _bytes: u64) {
+        self.bar.set_length(files);
+    }
+    fn file_done(&self, bytes: u64, events: u64) {
+        let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!(
+            "{:.0} events/s, {:.1} MB/s",
+            total as f64 / secs,
+            bytes as f64 / secs / 1e6
+        ));
+        self.bar.inc(1);
+    }
+}
+
+/// Ingests into `store` and returns the summary (used by `demo` too).
+pub fn ingest_into(
+    store: &Path,
+    sources_in: &[String],
+    filter: &Filter,
+    threads: usize,
+) -> Result<IngestSummary, CliError> {
+    let sources = Sources::new()?;
+    let discovery = sources.discover(sources_in, filter)?;
+    let store = Store::create(store)?;
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {msg}  ({elapsed})")
+            .expect("valid template"),
+    );
+    let progress = Bar {
+        bar,
+        events: AtomicU64::new(0),
+        started: Instant::now(),
+    };
+    let opts = IngestOptions {
+        threads,
+        ..Default::default()
+    };
+    let summary = store.ingest(&sources, discovery, &opts, &progress)?;
+    progress.bar.finish_and_clear();
+    Ok(summary)
+}
+
+pub fn run(a: IngestArgs) -> Result<(), CliError> {
+    let filter = Filter {
+        since: time_arg("since", &a.since)?,
+        until: time_arg("until", &a.until)?,
+        accounts: a.accounts.clone(),
+        regions: a.regions.clone(),
+    };
+    let s = ingest_into(&a.store.store, &a.sources, &filter, a.threads)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &s).map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    print_summary(&mut out, &s, &a.store.store)?;
+    Ok(())
+}
+
+/// The end-of-run summary for people.
+pub fn print_summary(out: &mut dyn Write, s: &IngestSummary, store: &Path) -> Result<(), CliError> {
+    writeln!(
+        out,
+        "files:  {} seen = {} read + {} skipped + {} rejected + {} unchanged since the last ingest",
+        s.files_seen, s.files_read, s.files_skipped, s.files_rejected, s.files_unchanged
+    )?;
+    writeln!(
+        out,
+        "events: {} seen = {} stored + {} duplicate + {} rejected",
+        s.records_seen, s.stored, s.duplicates, s.rejected
+    )?;
+    let mb = s.bytes_read as f64 / 1e6;
+    writeln!(
+        out,
+        "read {mb:.1} MB ({:.1} MB decompressed) in {:.2}s: {:.0} events/s",
+        s.bytes_decompressed as f64 / 1e6,
+        s.seconds,
+        s.records_seen as f64 / s.seconds.max(1e-6)
+    )?;
+    for sk in s.skipped.iter().take(SHOWN_REJECTS) {
+        writeln!(out, "skipped  {}: {}", clean(&sk.file), clean(&sk.reason))?;
+    }
+    if s.skipped.len() > SHOWN_REJECTS {
+        writeln!(out, "skipped  ... and {} more (see --json)", s.skipped.len() - SHOWN_REJECTS)?;
+    }
+    for r in s.rejects.iter().take(SHOWN_REJECTS) {
+        let at = match (r.record, r.offset) {
+            (Some(i), Some(o)) => format!(" record {i} at byte {o}"),
+            _ => String::new(),
+        };
+        writeln!(out, "rejected {}{at}: {}", clean(&r.file), clean(&r.reason))?;
+    }
+    if s.rejects.len() > SHOWN_REJECTS {
+        writeln!(
+            out,
+            "rejected ... and {} more (see --json, or {}/rejects/)",
+            s.rejects.len() - SHOWN_REJECTS,
+            store.display()
+        )?;
+    }
+    for w in s.warnings.iter().take(SHOWN_REJECTS) {
+        warn(&format!("{} at byte {}: {}", clean(&w.file), w.offset, clean(&w.message)));
+    }
+    Ok(())
+}

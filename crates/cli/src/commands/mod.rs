@@ -1,0 +1,81 @@
+//! One function per subcommand.
+
+mod demo;
+mod ingest;
+
+use crate::args::{Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
+use crate::{CliError, ExitStatus};
+use backtrail_engine::Engine;
+use backtrail_engine::output::{QueryFormat, write};
+use backtrail_model::EventLookup;
+use std::io::{IsTerminal, Write};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Ingest(a) => ingest::run(a),
+        Command::Query(a) => query(a),
+        Command::Show(a) => show(a),
+        Command::Synth(a) => synth(a).map(|_| ()),
+        Command::Demo(a) => demo::run(a),
+    }
+}
+
+fn query(a: QueryArgs) -> Result<(), CliError> {
+    let engine = Engine::open(&a.store.store)?;
+    let batches = engine.sql(&a.sql)?;
+    let format = match a.format {
+        Some(QueryFormatArg::Table) => QueryFormat::Table,
+        Some(QueryFormatArg::Json) => QueryFormat::Json,
+        Some(QueryFormatArg::Jsonl) => QueryFormat::Jsonl,
+        Some(QueryFormatArg::Csv) => QueryFormat::Csv,
+        None if std::io::stdout().is_terminal() => QueryFormat::Table,
+        None => QueryFormat::Jsonl,
+    };
+    let mut out = std::io::stdout().lock();
+    write(&batches, format, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn show(a: ShowArgs) -> Result<(), CliError> {
+    let engine = Engine::open(&a.store.store)?;
+    match engine.event_by_id(&a.event_id)? {
+        Some(ev) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", backtrail_normalize::to_json(&ev))?;
+            Ok(())
+        }
+        None => Err(CliError::new(
+            ExitStatus::NotFound,
+            format!("no event with id {:?} in the store", a.event_id),
+        )),
+    }
+}
+
+/// Writes a synthetic trail and prints where everything went.
+pub fn synth(a: SynthArgs) -> Result<backtrail_synth::SynthSummary, CliError> {
+    let mut opts = backtrail_synth::SynthOptions::new(a.out.clone(), a.events, a.seed);
+    if let Some(d) = a.days {
+        opts.days = d;
+    }
+    let s = backtrail_synth::generate(&opts)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {} events in {} files to {}",
+        s.events_written,
+        s.files_written,
+        a.out.display()
+    )?;
+    for i in &s.incidents {
+        writeln!(
+            out,
+            "  incident {:<32} finding {}  ground truth {}",
+            i.name,
+            i.finding.display(),
+            i.ground_truth.display()
+        )?;
+    }
+    Ok(s)
+}
