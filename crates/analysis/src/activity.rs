@@ -125,10 +125,13 @@ pub fn api_name(event_name: &str) -> &str {
     // `..._YYYY_MM_DD`.
     if b.len() > 10 {
         let tail = &b[b.len() - 10..];
-        let shape = tail
-            .iter()
-            .enumerate()
-            .all(|(i, c)| if i == 4 || i == 7 { *c == b'_' } else { c.is_ascii_digit() });
+        let shape = tail.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'_'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
         if shape {
             return &event_name[..b.len() - 10];
         }
@@ -321,9 +324,10 @@ impl Catalog {
                         .or_default()
                         .insert(c[2].to_string(), value);
                 }
-                "prefix" => cat
-                    .read_only_prefixes
-                    .push((c[1].to_string(), c[2].to_string(), value)),
+                "prefix" => {
+                    cat.read_only_prefixes
+                        .push((c[1].to_string(), c[2].to_string(), value))
+                }
                 other => {
                     return Err(CatalogError {
                         table: "read_only".into(),
@@ -336,8 +340,10 @@ impl Catalog {
         for (line, c) in tsv_rows(targets, "targets", 3)? {
             let mut parts = Vec::new();
             for part in c[2].split(',') {
-                let alts: Option<Vec<ParamPath>> =
-                    part.split('|').map(|p| ParamPath::parse(p.trim())).collect();
+                let alts: Option<Vec<ParamPath>> = part
+                    .split('|')
+                    .map(|p| ParamPath::parse(p.trim()))
+                    .collect();
                 match alts {
                     Some(a) if !a.is_empty() => parts.push(a),
                     _ => {
@@ -462,7 +468,11 @@ pub fn resource_arns(ev: &Event) -> Vec<String> {
     };
     items
         .iter()
-        .filter_map(|r| r.get("ARN").or_else(|| r.get("arn")).and_then(Value::as_str))
+        .filter_map(|r| {
+            r.get("ARN")
+                .or_else(|| r.get("arn"))
+                .and_then(Value::as_str)
+        })
         .map(str::to_string)
         .collect()
 }
@@ -967,7 +977,11 @@ mod tests {
         fn count<T>(m: &BySource<T>) -> usize {
             m.values().map(HashMap::len).sum()
         }
-        assert!(count(&c.targets) >= 60, "{} target rules", count(&c.targets));
+        assert!(
+            count(&c.targets) >= 60,
+            "{} target rules",
+            count(&c.targets)
+        );
         assert!(count(&c.sensitive) >= 40);
         for (src, name) in [
             ("sts.amazonaws.com", "AssumeRole"),
@@ -1014,10 +1028,22 @@ mod tests {
     #[test]
     fn read_only_rule_prefers_names_and_respects_word_boundaries() {
         let c = Catalog::builtin();
-        assert_eq!(c.read_only_rule("sts.amazonaws.com", "GetSessionToken"), Some(false));
-        assert_eq!(c.read_only_rule("sts.amazonaws.com", "AssumeRole"), Some(true));
-        assert_eq!(c.read_only_rule("ec2.amazonaws.com", "DescribeInstances"), Some(true));
-        assert_eq!(c.read_only_rule("lambda.amazonaws.com", "GetFunction20150331v2"), Some(true));
+        assert_eq!(
+            c.read_only_rule("sts.amazonaws.com", "GetSessionToken"),
+            Some(false)
+        );
+        assert_eq!(
+            c.read_only_rule("sts.amazonaws.com", "AssumeRole"),
+            Some(true)
+        );
+        assert_eq!(
+            c.read_only_rule("ec2.amazonaws.com", "DescribeInstances"),
+            Some(true)
+        );
+        assert_eq!(
+            c.read_only_rule("lambda.amazonaws.com", "GetFunction20150331v2"),
+            Some(true)
+        );
         assert_eq!(c.read_only_rule("x.amazonaws.com", "Getaway"), None);
         assert_eq!(c.read_only_rule("iam.amazonaws.com", "CreateUser"), None);
     }
@@ -1034,12 +1060,18 @@ mod tests {
         assert!(!d.encoded);
 
         let d = parse_denial("User: arn:aws:iam::1:user/u is not authorized to perform: iam:SetDefaultPolicyVersion on resource: policy arn:aws:iam::1:policy/P version v2 because no identity-based policy allows the iam:SetDefaultPolicyVersion action").unwrap();
-        assert_eq!(d.resource.as_deref(), Some("policy arn:aws:iam::1:policy/P version v2"));
+        assert_eq!(
+            d.resource.as_deref(),
+            Some("policy arn:aws:iam::1:policy/P version v2")
+        );
         assert_eq!(d.reason.as_deref(), Some("no identity-based policy allows"));
 
         let d = parse_denial("User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: organizations:LeaveOrganization on resource: * with an explicit deny in a service control policy").unwrap();
         assert_eq!(d.resource.as_deref(), Some("*"));
-        assert_eq!(d.reason.as_deref(), Some("explicit deny in a service control policy"));
+        assert_eq!(
+            d.reason.as_deref(),
+            Some("explicit deny in a service control policy")
+        );
 
         let d = parse_denial("User: arn:aws:iam::1:user/u is not authorized to perform: route53:CreateHostedZone because no identity-based policy allows the route53:CreateHostedZone action").unwrap();
         assert_eq!(d.action.as_deref(), Some("route53:CreateHostedZone"));
@@ -1057,7 +1089,10 @@ mod tests {
 
         let d = parse_denial("You are not authorized to perform this operation. User: arn:aws:iam::1:user/u is not authorized to perform: ec2:RunInstances on resource: arn:aws:ec2:us-east-1:1:instance/* because no identity-based policy allows the ec2:RunInstances action. Encoded authorization failure message: xyz").unwrap();
         assert!(d.encoded);
-        assert_eq!(d.resource.as_deref(), Some("arn:aws:ec2:us-east-1:1:instance/*"));
+        assert_eq!(
+            d.resource.as_deref(),
+            Some("arn:aws:ec2:us-east-1:1:instance/*")
+        );
 
         assert_eq!(parse_denial("The bucket policy does not exist"), None);
         assert_eq!(parse_denial("Access Denied"), None);
@@ -1092,17 +1127,23 @@ mod tests {
         assert_eq!((attach.occurrences, attach.successes), (2, 2));
         assert!(!attach.read_only && !attach.sensitive);
         assert_eq!(attach.read_only_basis, ReadOnlyBasis::Logged);
-        assert_eq!(attach.sample_request_parameters.len(), 1, "identical samples dedup");
+        assert_eq!(
+            attach.sample_request_parameters.len(),
+            1,
+            "identical samples dedup"
+        );
         assert_eq!(
             attach.targets,
             vec![Counted {
-                value: "roleName=r1, policyArn=arn:aws:iam::aws:policy/AdministratorAccess"
-                    .into(),
+                value: "roleName=r1, policyArn=arn:aws:iam::aws:policy/AdministratorAccess".into(),
                 count: 2
             }]
         );
         assert_eq!(attach.sample_event_ids, vec!["e1", "e2"]);
-        assert_eq!(attach.first_seen, parse_iso("2023-07-10T12:00:05Z").unwrap());
+        assert_eq!(
+            attach.first_seen,
+            parse_iso("2023-07-10T12:00:05Z").unwrap()
+        );
 
         let assume = row(&a, "AssumeRole");
         assert!(assume.sensitive && assume.read_only);
@@ -1118,11 +1159,17 @@ mod tests {
         // The condition (attribute=userData) is not met: an ordinary read.
         let attr = row(&a, "DescribeInstanceAttribute");
         assert!(!attr.sensitive && attr.read_only);
-        assert_eq!(attr.targets[0].value, "instanceId=i-0abc, attribute=instanceType");
+        assert_eq!(
+            attr.targets[0].value,
+            "instanceId=i-0abc, attribute=instanceType"
+        );
 
         // No readOnly logged: the Describe* rule decides; the filter is kept, not params.
         let desc = row(&a, "DescribeInstances");
-        assert_eq!((desc.read_only, desc.read_only_basis), (true, ReadOnlyBasis::Rule));
+        assert_eq!(
+            (desc.read_only, desc.read_only_basis),
+            (true, ReadOnlyBasis::Rule)
+        );
         assert!(desc.sample_request_parameters.is_empty());
         assert_eq!(desc.filters.len(), 1);
         assert!(desc.filters[0].get("filterSet").is_some());
@@ -1140,13 +1187,19 @@ mod tests {
         assert_eq!(params.sample_request_parameters.len(), 1);
 
         let get = row(&a, "GetObject");
-        assert_eq!(get.sample_resources, vec!["arn:aws:s3:::b/k", "arn:aws:s3:::b"]);
+        assert_eq!(
+            get.sample_resources,
+            vec!["arn:aws:s3:::b/k", "arn:aws:s3:::b"]
+        );
         assert_eq!(get.targets.len(), 2);
 
         // Versioned Lambda name found in the targets table; unlogged readOnly and no rule.
         let code = row(&a, "UpdateFunctionCode20150331v2");
         assert_eq!(code.targets[0].value, "f");
-        assert_eq!((code.read_only, code.read_only_basis), (false, ReadOnlyBasis::Unknown));
+        assert_eq!(
+            (code.read_only, code.read_only_basis),
+            (false, ReadOnlyBasis::Unknown)
+        );
 
         // EC2's encoded denial: no resource, the request's imageId still names the target.
         let run = row(&a, "RunInstances");
@@ -1168,7 +1221,10 @@ mod tests {
         let sensitive: Vec<&str> = a.sections.sensitive_read_only.iter().map(name).collect();
         assert_eq!(sensitive, vec!["AssumeRole", "GetParameters", "GetObject"]);
         let other: Vec<&str> = a.sections.other_read_only.iter().map(name).collect();
-        assert_eq!(other, vec!["DescribeInstanceAttribute", "DescribeInstances"]);
+        assert_eq!(
+            other,
+            vec!["DescribeInstanceAttribute", "DescribeInstances"]
+        );
 
         let minutes: Vec<(&str, u64, u64, u64)> = a
             .timeline

@@ -96,7 +96,8 @@ impl std::fmt::Display for Subject {
 }
 
 fn is_upper_alnum(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    s.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn is_access_key(t: &str) -> bool {
@@ -146,7 +147,9 @@ pub struct Finding {
 pub enum FindingError {
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("no GuardDuty finding in the text (expected a finding, an EventBridge event or get-findings output)")]
+    #[error(
+        "no GuardDuty finding in the text (expected a finding, an EventBridge event or get-findings output)"
+    )]
     NotAFinding,
     #[error("{0} findings in the text; pick one")]
     Several(usize),
@@ -310,7 +313,10 @@ impl MatchedSession {
             "CreateAccessKey" | "CreateLoginProfile" | "UpdateLoginProfile" => {
                 Some("IAMUser".to_string())
             }
-            "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "SwitchRole"
+            "AssumeRole"
+            | "AssumeRoleWithSAML"
+            | "AssumeRoleWithWebIdentity"
+            | "SwitchRole"
             | "RenewRole" => Some("AssumedRole".to_string()),
             _ => iss.caller_type.clone(),
         };
@@ -400,9 +406,15 @@ pub fn resolve<L: EventLookup>(
     ip_hint: Option<&str>,
 ) -> Result<Vec<MatchedSession>, L::Error> {
     let (mut rows, issued) = match subject {
-        Subject::AccessKey(k) => (lookup.sessions_by_key(k)?, lookup.issuances_by_issued_key(k)?),
+        Subject::AccessKey(k) => (
+            lookup.sessions_by_key(k)?,
+            lookup.issuances_by_issued_key(k)?,
+        ),
         Subject::Arn(a) if role_name(a).is_some() => sessions_of_role(lookup, a, window)?,
-        Subject::Arn(a) => (lookup.sessions_by_arn(a)?, lookup.issuances_by_issued_arn(a)?),
+        Subject::Arn(a) => (
+            lookup.sessions_by_arn(a)?,
+            lookup.issuances_by_issued_arn(a)?,
+        ),
         Subject::PrincipalId(p) | Subject::SessionName(p) => {
             (lookup.sessions_by_principal_or_name(p)?, Vec::new())
         }
@@ -564,7 +576,11 @@ fn has_own_issuance<L: EventLookup>(lookup: &L, row: &SessionSummary) -> Result<
 
 /// Sessions known only from successful issuing events whose credentials were valid in the
 /// window; copies of one call (cross-account) give one session.
-fn issued_only(issued: &[Issuance], subject: &Subject, window: Option<Window>) -> Vec<MatchedSession> {
+fn issued_only(
+    issued: &[Issuance],
+    subject: &Subject,
+    window: Option<Window>,
+) -> Vec<MatchedSession> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut sorted: Vec<&Issuance> = issued.iter().filter(|i| issued_ok(i)).collect();
@@ -581,11 +597,13 @@ fn issued_only(issued: &[Issuance], subject: &Subject, window: Option<Window>) -
             continue;
         }
         let valid = window.is_none_or(|w| {
-            let end = iss.expiration.unwrap_or(if iss.event_name == "CreateAccessKey" {
-                Millis::MAX
-            } else {
-                iss.event_time.saturating_add(MAX_CREDENTIAL_LIFE_MS)
-            });
+            let end = iss
+                .expiration
+                .unwrap_or(if iss.event_name == "CreateAccessKey" {
+                    Millis::MAX
+                } else {
+                    iss.event_time.saturating_add(MAX_CREDENTIAL_LIFE_MS)
+                });
             iss.event_time <= w.end && end >= w.start
         });
         let id = (
@@ -647,7 +665,8 @@ pub(crate) mod testkit {
     /// An IAM user's console session (console-minted `key`, creationDate = sign-in time).
     pub(crate) fn user_console(account: &str, name: &str, key: &str, created: &str) -> Value {
         let mut v = user(account, name, Some(key));
-        v["sessionContext"] = json!({"attributes": {"creationDate": created, "mfaAuthenticated": "false"}});
+        v["sessionContext"] =
+            json!({"attributes": {"creationDate": created, "mfaAuthenticated": "false"}});
         v
     }
 
@@ -682,7 +701,10 @@ pub(crate) mod testkit {
 
     /// A plain API call by `identity` (recipient = the identity's account).
     pub(crate) fn call(id: &str, time: &str, identity: Value, name: &str, ip: &str) -> Value {
-        let account = identity["accountId"].as_str().unwrap_or("111111111111").to_string();
+        let account = identity["accountId"]
+            .as_str()
+            .unwrap_or("111111111111")
+            .to_string();
         json!({
             "eventVersion": "1.08",
             "eventID": id,
@@ -731,7 +753,8 @@ pub(crate) mod testkit {
         v["eventSource"] = json!("signin.amazonaws.com");
         v["eventType"] = json!("AwsConsoleSignIn");
         v["responseElements"] = json!({"ConsoleLogin": "Success"});
-        v["additionalEventData"] = json!({"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com/"});
+        v["additionalEventData"] =
+            json!({"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com/"});
         v
     }
 }
@@ -766,17 +789,32 @@ mod tests {
             Subject::parse("AROAIDPPEZS35WEXAMPLE:alice"),
             Subject::PrincipalId(_)
         ));
-        assert!(matches!(Subject::parse("AIDAJ45Q7YFFAREXAMPLE"), Subject::PrincipalId(_)));
+        assert!(matches!(
+            Subject::parse("AIDAJ45Q7YFFAREXAMPLE"),
+            Subject::PrincipalId(_)
+        ));
         assert!(matches!(
             Subject::parse("742491224508:stratus_red_team"),
             Subject::PrincipalId(_)
         ));
         // Lower case, too short, or a name with a colon in it: a name.
-        assert!(matches!(Subject::parse("akiaiosfodnn7example"), Subject::SessionName(_)));
+        assert!(matches!(
+            Subject::parse("akiaiosfodnn7example"),
+            Subject::SessionName(_)
+        ));
         assert!(matches!(Subject::parse("AKIA1"), Subject::SessionName(_)));
-        assert!(matches!(Subject::parse("bert-jan"), Subject::SessionName(_)));
-        assert!(matches!(Subject::parse("i-0dbc91f429e48eeed"), Subject::SessionName(_)));
-        assert!(matches!(Subject::parse("team:alice"), Subject::SessionName(_)));
+        assert!(matches!(
+            Subject::parse("bert-jan"),
+            Subject::SessionName(_)
+        ));
+        assert!(matches!(
+            Subject::parse("i-0dbc91f429e48eeed"),
+            Subject::SessionName(_)
+        ));
+        assert!(matches!(
+            Subject::parse("team:alice"),
+            Subject::SessionName(_)
+        ));
         assert_eq!(Subject::parse("bert-jan").kind(), "session_name");
     }
 
@@ -796,7 +834,10 @@ mod tests {
     #[test]
     fn finding_gives_subject_window_and_ip() {
         let f = Finding::parse(FINDING).unwrap();
-        assert_eq!(f.subject(), Some(Subject::AccessKey("ASIAEXAMPLEKEY000001".into())));
+        assert_eq!(
+            f.subject(),
+            Some(Subject::AccessKey("ASIAEXAMPLEKEY000001".into()))
+        );
         assert_eq!(f.ip.as_deref(), Some("203.0.113.50"));
         assert_eq!(f.user_type.as_deref(), Some("AssumedRole"));
         let w = f.window().unwrap();
@@ -808,7 +849,10 @@ mod tests {
         let gf = format!(r#"{{"Findings": [{FINDING}, {FINDING}]}}"#);
         assert_eq!(Finding::parse_all(&gf).unwrap().len(), 2);
         assert!(matches!(Finding::parse(&gf), Err(FindingError::Several(2))));
-        assert!(matches!(Finding::parse("{}"), Err(FindingError::NotAFinding)));
+        assert!(matches!(
+            Finding::parse("{}"),
+            Err(FindingError::NotAFinding)
+        ));
         assert!(matches!(Finding::parse("nope"), Err(FindingError::Json(_))));
     }
 
@@ -821,8 +865,20 @@ mod tests {
         lookup(&[
             assume_role("e1", "2024-05-01T10:00:00Z", u.clone(), &r1, "a", k),
             assume_role("e2", "2024-05-01T14:00:00Z", u, &r2, "b", k),
-            call("c1", "2024-05-01T10:05:00Z", role_session(A, "R1", "a", Some(k), "2024-05-01T10:00:00Z"), "DescribeInstances", "198.51.100.7"),
-            call("c2", "2024-05-01T14:05:00Z", role_session(A, "R2", "b", Some(k), "2024-05-01T14:00:00Z"), "DescribeInstances", "203.0.113.50"),
+            call(
+                "c1",
+                "2024-05-01T10:05:00Z",
+                role_session(A, "R1", "a", Some(k), "2024-05-01T10:00:00Z"),
+                "DescribeInstances",
+                "198.51.100.7",
+            ),
+            call(
+                "c2",
+                "2024-05-01T14:05:00Z",
+                role_session(A, "R2", "b", Some(k), "2024-05-01T14:00:00Z"),
+                "DescribeInstances",
+                "203.0.113.50",
+            ),
         ])
     }
 
@@ -832,11 +888,17 @@ mod tests {
         let key = Subject::AccessKey("ASIARECYCLED00000001".into());
         let all = resolve(&l, &key, None, Some("203.0.113.50")).unwrap();
         assert_eq!(all.len(), 2, "never merged");
-        assert!(all[0].arn.as_deref().unwrap().ends_with("R2/b"), "the session that used the IP first");
+        assert!(
+            all[0].arn.as_deref().unwrap().ends_with("R2/b"),
+            "the session that used the IP first"
+        );
         assert_eq!(all[0].used_hint_ip, Some(true));
         assert_eq!(all[1].used_hint_ip, Some(false));
         assert!(all[0].notes.iter().any(|n| n.contains("recycled")));
-        let w = Window { start: t("2024-05-01T09:00:00Z"), end: t("2024-05-01T11:00:00Z") };
+        let w = Window {
+            start: t("2024-05-01T09:00:00Z"),
+            end: t("2024-05-01T11:00:00Z"),
+        };
         let morning = resolve(&l, &key, Some(w), None).unwrap();
         assert_eq!(morning.len(), 1);
         assert!(morning[0].arn.as_deref().unwrap().ends_with("R1/a"));
@@ -855,31 +917,70 @@ mod tests {
         let out = resolve_finding(&l, &f).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].principal_id.as_deref(), Some("AROAR2:b"));
-        assert!(out[1].notes.iter().any(|n| n.contains("differs from the finding")));
+        assert!(
+            out[1]
+                .notes
+                .iter()
+                .any(|n| n.contains("differs from the finding"))
+        );
     }
 
     #[test]
     fn console_keys_of_one_sign_in_are_one_session() {
         let created = "2024-05-01T09:00:00Z";
         let mut rows = vec![console_login("login", created, user(A, "bob", None))];
-        for (i, k) in ["ASIACONSOLE000000001", "ASIACONSOLE000000002", "ASIACONSOLE000000003"].iter().enumerate() {
-            let mut c = call(&format!("c{i}"), "2024-05-01T09:10:00Z", user_console(A, "bob", k, created), "DescribeVpcs", "203.0.113.9");
+        for (i, k) in [
+            "ASIACONSOLE000000001",
+            "ASIACONSOLE000000002",
+            "ASIACONSOLE000000003",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut c = call(
+                &format!("c{i}"),
+                "2024-05-01T09:10:00Z",
+                user_console(A, "bob", k, created),
+                "DescribeVpcs",
+                "203.0.113.9",
+            );
             c["sessionCredentialFromConsole"] = json!("true");
             rows.push(c);
         }
         // A later sign-in is another session.
-        rows.push(call("later", "2024-05-01T15:10:00Z", user_console(A, "bob", "ASIACONSOLE000000009", "2024-05-01T15:00:00Z"), "DescribeVpcs", "203.0.113.9"));
+        rows.push(call(
+            "later",
+            "2024-05-01T15:10:00Z",
+            user_console(A, "bob", "ASIACONSOLE000000009", "2024-05-01T15:00:00Z"),
+            "DescribeVpcs",
+            "203.0.113.9",
+        ));
         let l = lookup(&rows);
-        let out = resolve(&l, &Subject::AccessKey("ASIACONSOLE000000002".into()), None, None).unwrap();
+        let out = resolve(
+            &l,
+            &Subject::AccessKey("ASIACONSOLE000000002".into()),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(out.len(), 1);
         let m = &out[0];
-        assert_eq!(m.access_key_ids[0], "ASIACONSOLE000000002", "the matched key first");
+        assert_eq!(
+            m.access_key_ids[0], "ASIACONSOLE000000002",
+            "the matched key first"
+        );
         assert_eq!(m.access_key_ids.len(), 3);
         assert!(m.from_console);
         assert_eq!(m.events, 3);
         assert_eq!(m.rows.len(), 3);
         // By the user's ARN: the two sign-ins, each once.
-        let by_arn = resolve(&l, &Subject::Arn(format!("arn:aws:iam::{A}:user/bob")), None, None).unwrap();
+        let by_arn = resolve(
+            &l,
+            &Subject::Arn(format!("arn:aws:iam::{A}:user/bob")),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(by_arn.len(), 2);
     }
 
@@ -892,24 +993,68 @@ mod tests {
         let l = lookup(&[
             assume_role("e1", at, u.clone(), &role, "s", "ASIAFIRST00000000001"),
             assume_role("e2", at, u, &role, "s", "ASIASECOND0000000001"),
-            call("c1", "2024-05-01T10:01:00Z", role_session(A, "R", "s", Some("ASIAFIRST00000000001"), at), "ListBuckets", "198.51.100.7"),
-            call("c2", "2024-05-01T10:02:00Z", role_session(A, "R", "s", Some("ASIASECOND0000000001"), at), "ListBuckets", "198.51.100.7"),
+            call(
+                "c1",
+                "2024-05-01T10:01:00Z",
+                role_session(A, "R", "s", Some("ASIAFIRST00000000001"), at),
+                "ListBuckets",
+                "198.51.100.7",
+            ),
+            call(
+                "c2",
+                "2024-05-01T10:02:00Z",
+                role_session(A, "R", "s", Some("ASIASECOND0000000001"), at),
+                "ListBuckets",
+                "198.51.100.7",
+            ),
             // A service acting with the session: same ARN and creationDate, no key.
-            call("c3", "2024-05-01T10:03:00Z", role_session(A, "R", "s", None, at), "Decrypt", "kms.amazonaws.com"),
+            call(
+                "c3",
+                "2024-05-01T10:03:00Z",
+                role_session(A, "R", "s", None, at),
+                "Decrypt",
+                "kms.amazonaws.com",
+            ),
         ]);
-        let out = resolve(&l, &Subject::AccessKey("ASIAFIRST00000000001".into()), None, None).unwrap();
+        let out = resolve(
+            &l,
+            &Subject::AccessKey("ASIAFIRST00000000001".into()),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].access_key_ids, vec!["ASIAFIRST00000000001".to_string()]);
+        assert_eq!(
+            out[0].access_key_ids,
+            vec!["ASIAFIRST00000000001".to_string()]
+        );
         assert_eq!(out[0].rows.len(), 2, "the keyless service row joins");
-        assert!(out[0].notes.iter().any(|n| n.contains("ASIASECOND0000000001") && n.contains("separate")));
+        assert!(
+            out[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("ASIASECOND0000000001") && n.contains("separate"))
+        );
     }
 
     #[test]
     fn role_arn_name_and_principal_find_sessions() {
         let l = recycled();
-        let by_role = resolve(&l, &Subject::Arn(format!("arn:aws:iam::{A}:role/R1")), None, None).unwrap();
+        let by_role = resolve(
+            &l,
+            &Subject::Arn(format!("arn:aws:iam::{A}:role/R1")),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(by_role.len(), 1);
-        assert!(by_role[0].arn.as_deref().unwrap().ends_with("assumed-role/R1/a"));
+        assert!(
+            by_role[0]
+                .arn
+                .as_deref()
+                .unwrap()
+                .ends_with("assumed-role/R1/a")
+        );
         let by_name = resolve(&l, &Subject::parse("b"), None, None).unwrap();
         assert_eq!(by_name.len(), 1);
         let by_pid = resolve(&l, &Subject::PrincipalId("AROAR1:a".into()), None, None).unwrap();
@@ -920,7 +1065,14 @@ mod tests {
     #[test]
     fn issued_but_unused_credentials_are_still_a_session() {
         let u = user(A, "alice", Some("AKIAALICE00000000001"));
-        let l = lookup(&[assume_role("e1", "2024-05-01T10:00:00Z", u, &format!("arn:aws:iam::{A}:role/R"), "s", "ASIAUNUSED0000000001")]);
+        let l = lookup(&[assume_role(
+            "e1",
+            "2024-05-01T10:00:00Z",
+            u,
+            &format!("arn:aws:iam::{A}:role/R"),
+            "s",
+            "ASIAUNUSED0000000001",
+        )]);
         let out = resolve(&l, &Subject::parse("ASIAUNUSED0000000001"), None, None).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].first_seen, None);
@@ -928,7 +1080,14 @@ mod tests {
         assert_eq!(out[0].identity_type.as_deref(), Some("AssumedRole"));
         assert!(out[0].notes[0].contains("known only from AssumeRole e1"));
         // Outside the credentials' life: nothing.
-        let w = Window { start: t("2031-01-01T00:00:00Z"), end: t("2031-01-02T00:00:00Z") };
-        assert!(resolve(&l, &Subject::parse("ASIAUNUSED0000000001"), Some(w), None).unwrap().is_empty());
+        let w = Window {
+            start: t("2031-01-01T00:00:00Z"),
+            end: t("2031-01-02T00:00:00Z"),
+        };
+        assert!(
+            resolve(&l, &Subject::parse("ASIAUNUSED0000000001"), Some(w), None)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Generates a trail: `cargo run --release -p backtrail-synth --example synth -- OUT EVENTS SEED [DAYS]`.
 //! Prints the summary and the throughput; the CLI's `backtrail synth` does the same.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 fn main() {
@@ -21,7 +22,9 @@ fn main() {
     match backtrail_synth::generate(&opts) {
         Ok(s) => {
             let secs = t0.elapsed().as_secs_f64();
-            println!(
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
                 "{} events in {} log files over {} days, {secs:.2}s ({:.0} events/s)",
                 s.events_written,
                 s.files_written,
@@ -29,7 +32,7 @@ fn main() {
                 s.events_written as f64 / secs
             );
             for i in &s.incidents {
-                println!("{}: {}", i.name, i.ground_truth.display());
+                let _ = writeln!(out, "{}: {}", i.name, i.ground_truth.display());
             }
         }
         Err(e) => {

@@ -2,9 +2,10 @@
 //! workloads, GitHub Actions deployments, people through Identity Center and the
 //! console, legacy IAM users and AWS service events.
 //!
-//! Background records are laid on a fixed grid of times (record `k` at
-//! `start + k * period / n`), so exactly `n` records are written and they cover the whole
-//! period. At each grid point one actor (weighted by time of day, with bursts for
+//! Background records are laid on a grid of times: every hour of the period gets its
+//! share of the `n` records (weekday business hours get more, nights and weekends less)
+//! spread evenly over the hour, so exactly `n` records are written and they cover the
+//! whole period. At each grid point one actor (weighted by time of day, with bursts for
 //! people) takes one step: a call with its current session, or, when its session is
 //! missing or expired, the records that establish a new one (all at or slightly before
 //! the grid time, so that a session's calls never precede its creation).
@@ -1198,6 +1199,37 @@ impl Actor {
     }
 }
 
+/// How many of `n` records each hour of `start..end` gets: weekday business hours
+/// (07-19 UTC) weigh 18, other weekday hours 7, weekend days 8 and nights 6. Rounding of
+/// the cumulative share makes the counts add up to exactly `n`.
+fn hourly_counts(n: u64, start: i64, end: i64) -> Vec<u64> {
+    let hours = ((end - start) / 3600) as usize;
+    let weights: Vec<u128> = (0..hours)
+        .map(|h| {
+            let (hour, weekday) = hour_and_weekday(start + h as i64 * 3600);
+            match (weekday, (7..19).contains(&hour)) {
+                (true, true) => 18,
+                (true, false) => 7,
+                (false, true) => 8,
+                (false, false) => 6,
+            }
+        })
+        .collect();
+    let total: u128 = weights.iter().sum();
+    let mut cum = 0u128;
+    let mut prev = 0u64;
+    weights
+        .iter()
+        .map(|w| {
+            cum += w;
+            let upto = ((n as u128 * cum + total / 2) / total) as u64;
+            let c = upto - prev;
+            prev = upto;
+            c
+        })
+        .collect()
+}
+
 /// The background generator.
 pub(crate) struct Background<'w> {
     ctx: Ctx<'w>,
@@ -1818,11 +1850,16 @@ impl<'w> Background<'w> {
         end: i64,
         planted: &[Produced],
     ) -> Result<(), SynthError> {
-        let period = (end - start) as u128;
+        let counts = hourly_counts(n, start, end);
         let mut next = 0;
         let mut k = 0u64;
+        let (mut hour, mut j) = (0usize, 0u64);
         while k < n {
-            let t = start + ((k as u128 * period) / n as u128) as i64;
+            while j >= counts[hour] {
+                hour += 1;
+                j = 0;
+            }
+            let t = start + hour as i64 * 3600 + (j * 3600 / counts[hour]) as i64;
             while next < planted.len() && planted[next].time <= t {
                 let p = &planted[next];
                 out.push_raw(p.acct, p.region, p.time, &p.json)?;
@@ -1838,6 +1875,7 @@ impl<'w> Background<'w> {
             debug_assert!((1..=budget).contains(&written), "{written} > {budget}");
             self.last = Some(idx);
             k += written;
+            j += written;
         }
         for p in &planted[next..] {
             out.push_raw(p.acct, p.region, p.time, &p.json)?;

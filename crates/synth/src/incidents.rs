@@ -2088,6 +2088,7 @@ fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64) -> Inciden
         own.cred.arn,
         iso(t0)
     );
+    let attacker = ATTACKER_ACCOUNT.to_string();
     let meta = Meta {
         seed,
         index: 5,
@@ -2109,7 +2110,7 @@ fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64) -> Inciden
         finding_ip: ip.to_string(),
         severity: 8.0,
         title: "The API GetSecretValue was invoked through a VPC endpoint of an unaffiliated account.",
-        remote_account: Some("489210675533"),
+        remote_account: Some(&attacker),
     };
     sc.finish(meta, vec![&atk], Some(vec![ip.to_string()]))
 }

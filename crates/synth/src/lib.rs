@@ -228,6 +228,13 @@ fn create_dir(path: &Path) -> Result<(), SynthError> {
 }
 
 /// Writes the trail, ground truth and findings described by `opts`.
+///
+/// # Errors
+///
+/// [`SynthError::InvalidOptions`] for `days == 0` or a gzip level above 9,
+/// [`SynthError::OutputNotEmpty`] when `opts.out` has content,
+/// [`SynthError::TooFewEvents`] when `events` cannot hold the incidents, and
+/// [`SynthError::Io`]/[`SynthError::Json`]/[`SynthError::Worker`] when writing fails.
 pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     if opts.days == 0 {
         return Err(SynthError::InvalidOptions("days must be at least 1".into()));
