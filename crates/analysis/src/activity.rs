@@ -408,7 +408,14 @@ impl Catalog {
         if !from_resources.is_empty() {
             return from_resources;
         }
-        let from_params = self.targets_from_parameters(ev);
+        let req = json_of(ev.request_parameters.as_deref());
+        self.targets_without_resources(ev, req.as_ref())
+    }
+
+    /// [`Catalog::targets`] for a call without `resources`, its request parameters already
+    /// parsed.
+    fn targets_without_resources(&self, ev: &Event, req: Option<&Value>) -> Vec<String> {
+        let from_params = self.targets_from_parameters(ev, req);
         if !from_params.is_empty() {
             return from_params;
         }
@@ -421,20 +428,24 @@ impl Catalog {
             .collect()
     }
 
-    fn targets_from_parameters(&self, ev: &Event) -> Vec<String> {
+    fn targets_from_parameters(&self, ev: &Event, req: Option<&Value>) -> Vec<String> {
         let Some(spec) = lookup(&self.targets, &ev.event_source, api_name(&ev.event_name)) else {
             return Vec::new();
         };
-        let req = json_of(ev.request_parameters.as_deref());
-        let resp = json_of(ev.response_elements.as_deref());
+        let needs_response = spec.parts.iter().flatten().any(|p| p.response);
+        let resp = if needs_response {
+            json_of(ev.response_elements.as_deref())
+        } else {
+            None
+        };
         let labelled = spec.parts.len() > 1;
         let mut combos: Vec<String> = vec![String::new()];
         let mut any = false;
         for part in &spec.parts {
             let found = part.iter().find_map(|path| {
-                let doc = if path.response { &resp } else { &req };
+                let doc = if path.response { resp.as_ref() } else { req };
                 let mut vals = Vec::new();
-                path.values(doc.as_ref()?, &mut vals);
+                path.values(doc?, &mut vals);
                 (!vals.is_empty()).then_some((path.label(), vals))
             });
             let Some((label, vals)) = found else {
@@ -767,22 +778,23 @@ impl RowAcc {
                 r.sample_resources.push(arn.clone());
             }
         }
-        if let Some(req) = json_of(ev.request_parameters.as_deref()) {
+        let req = json_of(ev.request_parameters.as_deref());
+        if let Some(req) = &req {
             if self.params.len() < SAMPLE_PARAMETERS {
-                let short = shorten(&req);
+                let short = shorten(req);
                 if self.seen_params.insert(short.to_string()) {
                     self.params.push(short);
                 }
             }
             if r.filters.len() < SAMPLE_FILTERS
-                && let Some(f) = filters_of(&req)
+                && let Some(f) = filters_of(req)
                 && self.seen_filters.insert(f.to_string())
             {
                 r.filters.push(f);
             }
         }
         let targets = if arns.is_empty() {
-            catalog.targets(ev)
+            catalog.targets_without_resources(ev, req.as_ref())
         } else {
             arns
         };

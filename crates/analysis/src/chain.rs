@@ -145,16 +145,27 @@ pub struct Candidate {
 /// Kinds of origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OriginKind {
+    /// An IAM user's password or long-term key (identifier: user ARN).
     IAMUser,
+    /// The account's root user.
     Root,
+    /// A SAML identity provider's user (identifier: SAML subject).
     SAMLUser,
+    /// An OIDC identity (identifier: token subject, e.g. `repo:org/repo:ref:…`).
     WebIdentityUser,
+    /// An IAM Identity Center user (identifier: onBehalfOf user id, else user name).
     IdentityCenterUser,
+    /// A federated user whose GetFederationToken is not in the data.
     FederatedUser,
+    /// An AWS service acting on its own (identifier: service name).
     AWSService,
+    /// Instance-profile credentials (identifier: instance id).
     EC2Instance,
+    /// A Lambda function's execution role (identifier: function name).
     LambdaFunction,
+    /// A principal of another account whose own record is not in the data.
     AWSAccount,
+    /// The walk could not go further (identifier: the last principal reached).
     Unknown,
 }
 
@@ -471,7 +482,7 @@ impl Cursor {
 
 /// The outcome of a step.
 enum Next {
-    Continue(Cursor),
+    Continue(Box<Cursor>),
     Done(Origin),
 }
 
@@ -518,9 +529,10 @@ struct Eval {
 
 /// What the search for an issuing record found.
 enum Search {
-    Found(Found),
+    Found(Box<Found>),
     /// Several fit and their callers differ.
     Ambiguous(Vec<Candidate>),
+    /// Nothing fits; the rejected records that came close.
     NotFound(Vec<Candidate>),
 }
 
@@ -543,13 +555,16 @@ struct Walker<'a, L: EventLookup> {
     continue_at: Option<ContinueAt>,
     /// sourceIdentity values seen, subject side first.
     source_identities: Vec<String>,
-    visited: HashSet<(
-        Option<String>,
-        Option<String>,
-        Option<Millis>,
-        Option<Millis>,
-    )>,
+    visited: HashSet<Fingerprint>,
 }
+
+/// What tells two principals apart for the cycle guard: key, ARN, creationDate, "before".
+type Fingerprint = (
+    Option<String>,
+    Option<String>,
+    Option<Millis>,
+    Option<Millis>,
+);
 
 impl<L: EventLookup> Walker<'_, L> {
     fn walk(&mut self, start: Cursor) -> Result<Origin, L::Error> {
@@ -564,8 +579,16 @@ impl<L: EventLookup> Walker<'_, L> {
                 return Ok(unknown_origin(&cur));
             }
             match self.step(&cur)? {
-                Next::Continue(c) => cur = c,
-                Next::Done(o) => return Ok(o),
+                Next::Continue(c) => cur = *c,
+                Next::Done(mut o) => {
+                    // The origin shows up as the caller of the last hop recorded.
+                    if o.evidence_event_ids.is_empty()
+                        && let Some(id) = self.hops.last().and_then(|h| h.event_id.clone())
+                    {
+                        o.evidence_event_ids.push(id);
+                    }
+                    return Ok(o);
+                }
             }
         }
         self.notes.push(format!(
@@ -873,7 +896,7 @@ impl<L: EventLookup> Walker<'_, L> {
     }
 
     /// Records the hop of a found issuer and decides where to go next.
-    fn follow(&mut self, cur: &Cursor, mut f: Found) -> Result<Next, L::Error> {
+    fn follow(&mut self, cur: &Cursor, mut f: Box<Found>) -> Result<Next, L::Error> {
         let copies = self.other_copies(&f.iss, &f.copies)?;
         // The copy that names the caller (not the role owner's AWSAccount view) leads on.
         if f.iss.caller_type.as_deref() == Some("AWSAccount")
@@ -901,7 +924,7 @@ impl<L: EventLookup> Walker<'_, L> {
                 .map(|c| {
                     c.recipient_account_id
                         .clone()
-                        .unwrap_or_else(|| "(none)".into())
+                        .unwrap_or_else(|| "(no recipientAccountId)".into())
                 })
                 .collect();
             reason.push_str(&format!(
@@ -960,7 +983,7 @@ impl<L: EventLookup> Walker<'_, L> {
         }
         match iss.event_name.as_str() {
             "SwitchRole" => Ok(self.after_switch(&iss, &switch_pair)),
-            "RenewRole" => Ok(Next::Continue(Cursor {
+            "RenewRole" => Ok(Next::Continue(Box::new(Cursor {
                 arn: iss.issued_arn.clone(),
                 kind: Some("AssumedRole".into()),
                 account: cur.account(),
@@ -969,7 +992,7 @@ impl<L: EventLookup> Walker<'_, L> {
                 only: Some(SWITCH_METHODS),
                 seen_at: Some(iss.event_time),
                 ..Default::default()
-            })),
+            }))),
             "ConsoleLogin" | "GetSigninToken" => match iss.caller_type.as_deref() {
                 Some("IAMUser") => self.after_password(cur, &iss),
                 Some("Root") => Ok(Next::Done(root_origin(cur, vec![iss.event_id.clone()]))),
@@ -1078,7 +1101,7 @@ impl<L: EventLookup> Walker<'_, L> {
             Some("AssumedRole" | "FederatedUser" | "IAMUser" | "Root") => {
                 let mut next = Cursor::caller_of(iss);
                 next.console = self.is_console(&next);
-                Next::Continue(next)
+                Next::Continue(Box::new(next))
             }
             Some("AWSAccount") => Next::Done(self.foreign_caller(iss)),
             Some("AWSService") => {
@@ -1204,16 +1227,16 @@ impl<L: EventLookup> Walker<'_, L> {
         {
             let mut next = Cursor::caller_of(l);
             next.console = true;
-            return Next::Continue(next);
+            return Next::Continue(Box::new(next));
         }
-        Next::Continue(Cursor {
+        Next::Continue(Box::new(Cursor {
             kind: kind_of_arn(&from).map(str::to_string),
             arn: Some(from),
             console: true,
             before: Some(iss.event_time),
             seen_at: Some(iss.event_time),
             ..Default::default()
-        })
+        }))
     }
 
     /// An IAM user's console sign-in: the password's holder is the user, unless someone else
@@ -1550,11 +1573,21 @@ impl Call {
 /// Picks the issuer among judged records.
 fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
     let mut rejected = Vec::new();
+    // Rejected records worth a note when nothing fits: same key, or near the session's start
+    // (not every sign-in of the user that day).
+    let mut relevant = Vec::new();
     let mut fits = Vec::new();
     for e in evals {
         if e.fit.is_some() {
             fits.push(e);
         } else {
+            let same_key = cur.key.is_some() && e.iss.issued_access_key_id == cur.key;
+            let near = cur
+                .creation
+                .is_some_and(|c| (e.iss.event_time - c).abs() <= NEAR_MS);
+            if same_key || near {
+                relevant.push(candidate(&e.iss, &e.why));
+            }
             rejected.push(candidate(&e.iss, &e.why));
         }
     }
@@ -1568,7 +1601,7 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
         fits = keep;
     }
     let Some(best) = fits.iter().filter_map(|e| e.fit).min() else {
-        return Search::NotFound(rejected);
+        return Search::NotFound(relevant);
     };
     let mut calls: Vec<Call> = Vec::new();
     for e in fits {
@@ -1634,14 +1667,14 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
         reason.push_str("; ");
         reason.push_str(&n);
     }
-    Search::Found(Found {
+    Search::Found(Box::new(Found {
         iss: head.iss,
         confidence,
         reason,
         candidates: rejected,
         copies: records.map(|r| r.iss).collect(),
         linked,
-    })
+    }))
 }
 
 /// Whether two records are copies of one call: same sharedEventID, same eventID, or same

@@ -19,8 +19,8 @@ const FLAG_EVENTS_TSV: &str = include_str!("../data/flag_events.tsv");
 
 /// Event ids kept as evidence per flag.
 pub const EVIDENCE_IDS: usize = 10;
-/// Successful calls to one bulk-read API within [`BULK_WINDOW_MS`] that raise
-/// `bulk_data_access`. Tools that dump secrets or buckets make tens to thousands of calls
+/// Successful direct calls (not made by an AWS service for the identity) to one bulk-read
+/// API within [`BULK_WINDOW_MS`] that raise `bulk_data_access`. Tools that dump secrets or buckets make tens to thousands of calls
 /// in minutes (Stratus Red Team's secrets technique: 20 secrets, read twice); a person or an
 /// application reading its own configuration makes a handful.
 pub const BULK_CALLS: u64 = 20;
@@ -28,6 +28,8 @@ pub const BULK_CALLS: u64 = 20;
 pub const BULK_WINDOW_MS: Millis = 10 * 60 * 1000;
 /// Targets named in a tampering or persistence flag's detail.
 const DETAIL_TARGETS: usize = 5;
+/// User agents quoted in an attack-tool flag (tools put a run id in it: hundreds of them).
+const TOOL_EXAMPLES: usize = 3;
 /// Items listed in a flag's detail before "and N more".
 const DETAIL_ITEMS: usize = 10;
 /// Substrings (lower case) of user agents that only software on the instance itself uses;
@@ -589,11 +591,12 @@ fn user_agent_rows(order: &[&Event]) -> (Vec<UserAgent>, Vec<Flag>) {
         for ev in &evs {
             e.add(ev);
         }
+        let examples: Vec<String> = uas.iter().take(TOOL_EXAMPLES).cloned().collect();
         let detail = format!(
-            "{tool}: {} calls with {} distinct user agent(s): {}",
+            "{tool}: {} calls with {} distinct user agent(s), e.g. {}",
             evs.len(),
             uas.len(),
-            list(uas)
+            examples.join(" | ")
         );
         flags.push(e.flag(FlagKind::AttackToolUserAgent, detail));
     }
@@ -767,6 +770,17 @@ fn vpc_endpoints(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
         }
     }
     flags
+}
+
+/// Whether AWS made the call for the identity (a service source or `invokedBy`).
+fn made_by_aws(ev: &Event) -> bool {
+    nonempty(&ev.identity.invoked_by).is_some()
+        || nonempty(&ev.source_ip).is_some_and(|ip| {
+            matches!(
+                classify_ip(ip).0,
+                IpClass::AwsService | IpClass::AwsInternal
+            )
+        })
 }
 
 /// `key (arn)` label of a session.
@@ -1019,7 +1033,14 @@ fn api_flags(order: &[&Event], catalog: &Catalog) -> Vec<Flag> {
                 flags.push(e.flag(kind, detail));
             }
             ApiFlag::BulkDataAccess => {
-                let ok: Vec<&Event> = a.calls.iter().copied().filter(|e| !e.failed()).collect();
+                // Direct, successful calls: a service's own follow-up calls (KMS Decrypt by
+                // Secrets Manager for each GetSecretValue) would count every read twice.
+                let ok: Vec<&Event> = a
+                    .calls
+                    .iter()
+                    .copied()
+                    .filter(|e| !e.failed() && !made_by_aws(e))
+                    .collect();
                 // Largest number of successful calls inside any window, and where it starts.
                 let (mut best, mut start, mut lo) = (0usize, 0usize, 0usize);
                 for hi in 0..ok.len() {
@@ -1062,7 +1083,7 @@ fn api_flags(order: &[&Event], catalog: &Catalog) -> Vec<Flag> {
 /// web identity, federation.
 fn identity_flags(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
     let mut console = (Evidence::default(), 0u64, BTreeMap::<String, u64>::new());
-    let mut mfa = (Evidence::default(), BTreeSet::<String>::new());
+    let mut mfa = (Evidence::default(), BTreeMap::<String, u64>::new());
     let mut cross = (
         Evidence::default(),
         BTreeMap::<(String, String), u64>::new(),
@@ -1089,7 +1110,8 @@ fn identity_flags(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
                 .unwrap_or(false);
         if mfa_login || id.mfa_authenticated == Some(true) {
             mfa.0.add(ev);
-            mfa.1.insert(session_label(ev));
+            let who = nonempty(&id.arn).unwrap_or("no ARN").to_string();
+            *mfa.1.entry(who).or_default() += 1;
         }
 
         if let (Some(from), Some(to)) =
@@ -1141,7 +1163,11 @@ fn identity_flags(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
     if mfa.0.count > 0 {
         let detail = format!(
             "MFA was used (mfaAuthenticated or ConsoleLogin MFAUsed) by {}",
-            list(mfa.1)
+            list(
+                mfa.1
+                    .into_iter()
+                    .map(|(who, n)| format!("{who} ({n} calls)"))
+            )
         );
         flags.push(mfa.0.flag(FlagKind::MfaUsed, detail));
     }
@@ -1149,7 +1175,7 @@ fn identity_flags(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
         let detail = format!(
             "calls into another account than the identity's: {}",
             list(cross.1.into_iter().map(|((from, to), n)| {
-                let note = if known_accounts.iter().any(|k| *k == from) {
+                let note = if known_accounts.contains(&from) {
                     ""
                 } else {
                     ", identity account not in the store"
@@ -1170,9 +1196,11 @@ fn identity_flags(order: &[&Event], known_accounts: &[String]) -> Vec<Flag> {
     flags
 }
 
+/// Identities one key appeared as: (ARN, creation date) → (calls, first call).
+type KeyIdentities<'a> = BTreeMap<(Option<&'a str>, Option<Millis>), (u64, &'a Event)>;
+
 fn recycled_keys(order: &[&Event]) -> Vec<Flag> {
-    let mut per: BTreeMap<&str, BTreeMap<(Option<&str>, Option<Millis>), (u64, &Event)>> =
-        BTreeMap::new();
+    let mut per: BTreeMap<&str, KeyIdentities> = BTreeMap::new();
     for ev in order {
         let Some(key) = nonempty(&ev.identity.access_key_id) else {
             continue;

@@ -145,12 +145,15 @@ pub struct Finding {
 /// Why a text is not a GuardDuty finding.
 #[derive(Debug, thiserror::Error)]
 pub enum FindingError {
+    /// The text does not parse as JSON.
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// JSON, but nothing that looks like a finding.
     #[error(
         "no GuardDuty finding in the text (expected a finding, an EventBridge event or get-findings output)"
     )]
     NotAFinding,
+    /// [`Finding::parse`] wants exactly one.
     #[error("{0} findings in the text; pick one")]
     Several(usize),
 }
@@ -419,7 +422,7 @@ pub fn resolve<L: EventLookup>(
             (lookup.sessions_by_principal_or_name(p)?, Vec::new())
         }
     };
-    rows.sort_by(|a, b| (a.first_seen, a.key()).cmp(&(b.first_seen, b.key())));
+    rows.sort_by_key(|r| (r.first_seen, r.key()));
     let mut out = Vec::new();
     let mut taken: HashSet<SessionKey> = HashSet::new();
     for row in &rows {
@@ -430,6 +433,12 @@ pub fn resolve<L: EventLookup>(
         taken.extend(group.iter().map(SessionSummary::key));
         let mut m = MatchedSession::from_rows(&group);
         m.notes.extend(note);
+        if row.access_key_id.is_none() && row.creation_date.is_none() {
+            m.notes.push(
+                "records logged without access key or creationDate (sign-in events and the like), gathered as one row"
+                    .into(),
+            );
+        }
         if window.is_none_or(|w| m.overlaps(&w)) {
             out.push(m);
         }
@@ -637,14 +646,6 @@ pub(crate) mod testkit {
             agg.add(e);
         }
         MemoryLookup::new(pf.events, issuances, agg.finish())
-    }
-
-    /// `base` with the top-level fields of `more` set.
-    pub(crate) fn with(mut base: Value, more: Value) -> Value {
-        if let (Some(b), Value::Object(m)) = (base.as_object_mut(), more) {
-            b.extend(m);
-        }
-        base
     }
 
     /// An IAM user identity signing with `key` (None: a console sign-in record).
@@ -973,7 +974,8 @@ mod tests {
         assert!(m.from_console);
         assert_eq!(m.events, 3);
         assert_eq!(m.rows.len(), 3);
-        // By the user's ARN: the two sign-ins, each once.
+        // By the user's ARN: the two sign-ins, each once, and the row of the sign-in
+        // records themselves (logged without key or creationDate).
         let by_arn = resolve(
             &l,
             &Subject::Arn(format!("arn:aws:iam::{A}:user/bob")),
@@ -981,7 +983,18 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(by_arn.len(), 2);
+        assert_eq!(by_arn.len(), 3);
+        let keyless: Vec<_> = by_arn
+            .iter()
+            .filter(|m| m.access_key_ids.is_empty())
+            .collect();
+        assert_eq!(keyless.len(), 1);
+        assert!(
+            keyless[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("without access key"))
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use crate::background::{BROWSERS, OFFICE_IPS, UA_S3_CONSOLE, aws_ip};
+use crate::background::{
+    BROWSERS, OFFICE_IPS, UA_CLI_MAC, UA_EC2_APP, UA_GHA_CLI, UA_GHA_STS, UA_LAMBDA_PY,
+    UA_S3_CONSOLE, UA_SSM_AGENT, aws_ip,
+};
 use crate::catalog::{CATALOG, Fill, Outcome, Scratch, Src, find};
 use crate::cred::{self, Cred, Scope};
 use crate::emit::{self, Assume, AssumeCaller, Caller, Produced, SignIn, api_region, render_call};
@@ -46,14 +49,7 @@ const UA_OLD_CLI_KALI: &str =
 const UA_PY_SCRIPT: &str = "Boto3/1.35.24 md/Botocore#1.35.24 ua/2.0 os/linux#6.8.0-40-generic md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.35.24";
 const UA_PACU: &str =
     "Boto3/1.28.62 Python/3.11.6 Linux/6.5.0-kali2-amd64 Botocore/1.31.62 Pacu/1.5.2";
-const UA_CLI_MAC: &str = "aws-cli/2.17.48 md/awscrt#0.21.2 ua/2.0 os/macos#23.6.0 md/arch#arm64 lang/python#3.12.6 md/pyimpl#CPython cfg/retry-mode#standard md/installer#source md/prompt#off";
-const UA_EC2_APP: &str = "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#6.1.109-118.189.amzn2023.x86_64 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.35.36";
-const UA_SSM_AGENT: &str =
-    "aws-sdk-go/1.44.327 (go1.22.5; linux; amd64) amazon-ssm-agent/3.3.1142.0";
-const UA_LAMBDA_PY: &str = "Boto3/1.34.145 md/Botocore#1.34.145 ua/2.0 os/linux#5.10.224-233.885.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.5 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.145";
 const UA_VPCE_SCRIPT: &str = "Boto3/1.34.162 md/Botocore#1.34.162 ua/2.0 os/linux#6.8.0-1016-aws md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.162";
-const UA_GHA_STS: &str = "configure-aws-credentials-for-github-actions";
-const UA_GHA_CLI: &str = "aws-cli/2.22.6 md/awscrt#0.22.0 ua/2.0 os/linux#6.5.0-1025-azure md/arch#x86_64 lang/python#3.12.6 md/pyimpl#CPython exec-env/GitHubActions cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off";
 const UA_FIREFOX_WIN: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:131.0) Gecko/20100101 Firefox/131.0";
 

@@ -78,6 +78,9 @@
 //! streams for the world, the background, every incident and file names): the same
 //! options give byte-identical output. Only the currently open 5-minute files are kept
 //! in memory; closed files are compressed by a pool of threads behind a bounded queue.
+//! Records are rendered by hand into the open file's buffer; gzip is most of the cost,
+//! hence the default [`SynthOptions::gzip_level`] of 1 (about 4.5 CPU-microseconds per
+//! event in release builds, roughly 25 MB of resident memory for 10 million events).
 
 mod background;
 mod catalog;
