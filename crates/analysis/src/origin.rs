@@ -434,10 +434,13 @@ fn list(items: impl IntoIterator<Item = String>) -> String {
     s
 }
 
-fn counted(map: HashMap<String, u64>) -> Vec<Counted> {
+fn counted(map: HashMap<&str, u64>) -> Vec<Counted> {
     let mut v: Vec<Counted> = map
         .into_iter()
-        .map(|(value, count)| Counted { value, count })
+        .map(|(value, count)| Counted {
+            value: value.to_string(),
+            count,
+        })
         .collect();
     v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
     v
@@ -478,9 +481,9 @@ pub fn analyze(
 }
 
 fn ip_rows(order: &[&Event], geo: Option<&dyn GeoLookup>) -> Vec<SourceIp> {
-    struct Acc {
+    struct Acc<'a> {
         row: SourceIp,
-        uas: HashMap<String, u64>,
+        uas: HashMap<&'a str, u64>,
         regions: BTreeSet<String>,
         endpoints: BTreeSet<String>,
     }
@@ -516,7 +519,7 @@ fn ip_rows(order: &[&Event], geo: Option<&dyn GeoLookup>) -> Vec<SourceIp> {
         acc.row.count += 1;
         acc.row.last_seen = ev.event_time;
         if let Some(ua) = nonempty(&ev.user_agent) {
-            *acc.uas.entry(ua.to_string()).or_default() += 1;
+            *acc.uas.entry(ua).or_default() += 1;
         }
         if let Some(r) = nonempty(&ev.aws_region) {
             acc.regions.insert(r.to_string());
@@ -687,7 +690,7 @@ fn aws_sources(order: &[&Event]) -> Option<Flag> {
         "calls AWS made on the identity's behalf (a service acting with its credentials, or the \
          console), so the source is not the caller's network: {}",
         list(
-            counted(per.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            counted(per)
                 .into_iter()
                 .map(|c| format!("{} ({} calls)", c.value, c.count))
         )
@@ -1244,6 +1247,309 @@ fn recycled_keys(order: &[&Event]) -> Vec<Flag> {
         flags.push(e.flag(FlagKind::RecycledAccessKey, detail));
     }
     flags
+}
+
+/// Why a GeoIP database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoDbError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a usable MaxMind DB: {0}")]
+    Format(String),
+}
+
+/// Start of the metadata section of a MaxMind DB file.
+const MMDB_MARKER: &[u8] = b"\xAB\xCD\xEFMaxMind.com";
+/// Nesting and pointer depth allowed in a data record.
+const MMDB_DEPTH: u8 = 16;
+/// Values decoded per lookup at most: a crafted file cannot make one lookup slow.
+const MMDB_BUDGET: u32 = 100_000;
+
+/// A MaxMind DB file (GeoLite2 / GeoIP2 Country, City or ASN), held in memory. Read with
+/// the published format (search tree + data section) rather than a dependency; every read
+/// is bounds-checked, since the file comes from outside.
+pub struct MaxMindDb {
+    data: Vec<u8>,
+    node_count: u32,
+    record_size: u32,
+    ip_version: u32,
+    /// Start of the data section (after the tree and its 16-byte separator).
+    data_start: usize,
+    /// Node reached after 96 zero bits: where IPv4 addresses start in an IPv6 tree.
+    ipv4_start: u32,
+}
+
+/// The part of a data-section value the lookup needs.
+#[derive(Debug)]
+enum MmValue {
+    Str(String),
+    Uint(u64),
+    Map(Vec<(String, MmValue)>),
+    Other,
+}
+
+impl MmValue {
+    fn get(&self, key: &str) -> Option<&MmValue> {
+        match self {
+            MmValue::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            MmValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn as_uint(&self) -> Option<u64> {
+        match self {
+            MmValue::Uint(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+fn be(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// Decodes the value at `off` of `buf` (pointers are offsets into `buf`); returns it and
+/// the offset after it.
+fn mm_decode(buf: &[u8], off: usize, depth: u8, budget: &mut u32) -> Option<(MmValue, usize)> {
+    if depth > MMDB_DEPTH || *budget == 0 {
+        return None;
+    }
+    *budget -= 1;
+    let ctrl = *buf.get(off)?;
+    let mut off = off + 1;
+    let mut kind = ctrl >> 5;
+    if kind == 1 {
+        let size = usize::from((ctrl >> 3) & 3);
+        let low = u64::from(ctrl & 7);
+        let bytes = buf.get(off..off + size + 1)?;
+        let target = match size {
+            0 => (low << 8) | be(bytes),
+            1 => ((low << 16) | be(bytes)) + 2048,
+            2 => ((low << 24) | be(bytes)) + 526_336,
+            _ => be(bytes),
+        };
+        let (v, _) = mm_decode(buf, usize::try_from(target).ok()?, depth + 1, budget)?;
+        return Some((v, off + size + 1));
+    }
+    if kind == 0 {
+        kind = 7u8.checked_add(*buf.get(off)?)?;
+        off += 1;
+    }
+    let mut size = usize::from(ctrl & 0x1f);
+    if size >= 29 {
+        let extra = size - 28;
+        let n = usize::try_from(be(buf.get(off..off + extra)?)).ok()?;
+        size = match extra {
+            1 => 29 + n,
+            2 => 285 + n,
+            _ => 65_821 + n,
+        };
+        off += extra;
+    }
+    match kind {
+        2 => {
+            let s = std::str::from_utf8(buf.get(off..off + size)?).ok()?;
+            Some((MmValue::Str(s.to_string()), off + size))
+        }
+        5 | 6 | 9 | 10 => {
+            let bytes = buf.get(off..off + size)?;
+            let v = if size <= 8 {
+                MmValue::Uint(be(bytes))
+            } else {
+                MmValue::Other
+            };
+            Some((v, off + size))
+        }
+        7 => {
+            let mut entries = Vec::new();
+            for _ in 0..size {
+                let (k, next) = mm_decode(buf, off, depth + 1, budget)?;
+                let (v, next) = mm_decode(buf, next, depth + 1, budget)?;
+                off = next;
+                if let MmValue::Str(k) = k {
+                    entries.push((k, v));
+                }
+            }
+            Some((MmValue::Map(entries), off))
+        }
+        11 => {
+            for _ in 0..size {
+                off = mm_decode(buf, off, depth + 1, budget)?.1;
+            }
+            Some((MmValue::Other, off))
+        }
+        // Double, bytes, int32, float: skipped; boolean and end marker have no payload.
+        3 | 4 | 8 | 15 => {
+            buf.get(off..off + size)?;
+            Some((MmValue::Other, off + size))
+        }
+        13 | 14 => Some((MmValue::Other, off)),
+        _ => None,
+    }
+}
+
+impl MaxMindDb {
+    /// Reads the database at `path`.
+    pub fn open(path: &std::path::Path) -> Result<MaxMindDb, GeoDbError> {
+        let data = std::fs::read(path).map_err(|source| GeoDbError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        MaxMindDb::from_bytes(data)
+    }
+
+    /// Checks the metadata of a database held in memory.
+    pub fn from_bytes(data: Vec<u8>) -> Result<MaxMindDb, GeoDbError> {
+        let bad = |m: &str| GeoDbError::Format(m.to_string());
+        let marker = data
+            .windows(MMDB_MARKER.len())
+            .rposition(|w| w == MMDB_MARKER)
+            .ok_or_else(|| bad("no metadata marker"))?;
+        let meta = &data[marker + MMDB_MARKER.len()..];
+        let mut budget = MMDB_BUDGET;
+        let (meta, _) = mm_decode(meta, 0, 0, &mut budget).ok_or_else(|| bad("metadata"))?;
+        let field = |k: &str| {
+            meta.get(k)
+                .and_then(MmValue::as_uint)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| bad(&format!("metadata lacks {k}")))
+        };
+        let node_count = field("node_count")?;
+        let record_size = field("record_size")?;
+        let ip_version = field("ip_version")?;
+        if ![24, 28, 32].contains(&record_size) {
+            return Err(bad("record_size is not 24, 28 or 32"));
+        }
+        if ![4, 6].contains(&ip_version) {
+            return Err(bad("ip_version is not 4 or 6"));
+        }
+        let tree_size = (node_count as usize) * (record_size as usize) / 4;
+        if tree_size + 16 > marker {
+            return Err(bad("search tree larger than the file"));
+        }
+        let mut db = MaxMindDb {
+            data,
+            node_count,
+            record_size,
+            ip_version,
+            data_start: tree_size + 16,
+            ipv4_start: 0,
+        };
+        if ip_version == 6 {
+            let mut node = 0;
+            for _ in 0..96 {
+                if node >= node_count {
+                    break;
+                }
+                node = db.record(node, false).ok_or_else(|| bad("search tree"))?;
+            }
+            db.ipv4_start = node;
+        }
+        Ok(db)
+    }
+
+    fn record(&self, node: u32, right: bool) -> Option<u32> {
+        let n = node as usize;
+        let d = &self.data;
+        let v = match self.record_size {
+            24 => {
+                let at = n * 6 + if right { 3 } else { 0 };
+                be(d.get(at..at + 3)?)
+            }
+            28 => {
+                let at = n * 7;
+                let middle = u64::from(*d.get(at + 3)?);
+                if right {
+                    ((middle & 0x0f) << 24) | be(d.get(at + 4..at + 7)?)
+                } else {
+                    ((middle & 0xf0) << 20) | be(d.get(at..at + 3)?)
+                }
+            }
+            _ => {
+                let at = n * 8 + if right { 4 } else { 0 };
+                be(d.get(at..at + 4)?)
+            }
+        };
+        u32::try_from(v).ok()
+    }
+
+    /// The data record of the network holding `ip`.
+    fn find(&self, ip: IpAddr) -> Option<MmValue> {
+        // IPv4-mapped IPv6 addresses are looked up as IPv4 (whether or not the file has the
+        // ::ffff:0:0/96 alias).
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (bytes, start): (Vec<u8>, u32) = match (ip, self.ip_version) {
+            (IpAddr::V4(v4), 4) => (v4.octets().to_vec(), 0),
+            (IpAddr::V4(v4), _) => (v4.octets().to_vec(), self.ipv4_start),
+            (IpAddr::V6(v6), 6) => (v6.octets().to_vec(), 0),
+            (IpAddr::V6(_), _) => return None,
+        };
+        let mut node = start;
+        for i in 0..bytes.len() * 8 {
+            if node >= self.node_count {
+                break;
+            }
+            let bit = (bytes[i / 8] >> (7 - i % 8)) & 1 == 1;
+            node = self.record(node, bit)?;
+        }
+        if node <= self.node_count {
+            return None;
+        }
+        let offset = (node - self.node_count) as usize;
+        let section = self.data.get(self.data_start..)?;
+        let mut budget = MMDB_BUDGET;
+        mm_decode(section, offset.checked_sub(16)?, 0, &mut budget).map(|v| v.0)
+    }
+}
+
+impl GeoLookup for MaxMindDb {
+    fn lookup(&self, ip: IpAddr) -> Option<Geo> {
+        let rec = self.find(ip)?;
+        let country = ["country", "registered_country"]
+            .iter()
+            .find_map(|k| rec.get(k)?.get("iso_code")?.as_str())
+            .map(str::to_string);
+        let asn = rec
+            .get("autonomous_system_number")
+            .and_then(MmValue::as_uint)
+            .and_then(|n| u32::try_from(n).ok());
+        let as_org = rec
+            .get("autonomous_system_organization")
+            .and_then(MmValue::as_str)
+            .map(str::to_string);
+        (country.is_some() || asn.is_some() || as_org.is_some()).then_some(Geo {
+            country,
+            asn,
+            as_org,
+        })
+    }
+}
+
+/// Several databases (typically a Country or City one and an ASN one): each field from the
+/// first database that has it.
+impl GeoLookup for Vec<MaxMindDb> {
+    fn lookup(&self, ip: IpAddr) -> Option<Geo> {
+        let mut geo: Option<Geo> = None;
+        for g in self.iter().filter_map(|db| db.lookup(ip)) {
+            let acc = geo.get_or_insert_with(Geo::default);
+            acc.country = acc.country.take().or(g.country);
+            acc.asn = acc.asn.or(g.asn);
+            acc.as_org = acc.as_org.take().or(g.as_org);
+        }
+        geo
+    }
 }
 
 #[cfg(test)]
@@ -1806,5 +2112,231 @@ mod tests {
         assert!(Patterns::parse("prefix\tx\tnot_a_kind\tX\n", "").is_err());
         assert!(Patterns::parse("", "nope\ts\tn\tnote\n").is_err());
         assert!(Patterns::parse(USER_AGENTS_TSV, FLAG_EVENTS_TSV).is_ok());
+    }
+
+    /// Control byte(s) of a MaxMind DB value of `kind` and `size`.
+    fn mm_ctrl(kind: u8, size: usize) -> Vec<u8> {
+        let (first, ext) = if kind <= 7 {
+            (kind << 5, None)
+        } else {
+            (0, Some(kind - 7))
+        };
+        let (low, extra): (u8, Vec<u8>) = match size {
+            0..29 => (size as u8, vec![]),
+            29..285 => (29, vec![(size - 29) as u8]),
+            _ => (30, ((size - 285) as u16).to_be_bytes().to_vec()),
+        };
+        let mut out = vec![first | low];
+        out.extend(ext);
+        out.extend(extra);
+        out
+    }
+
+    fn mm_str(s: &str) -> Vec<u8> {
+        let mut out = mm_ctrl(2, s.len());
+        out.extend(s.as_bytes());
+        out
+    }
+
+    fn mm_uint(kind: u8, v: u32) -> Vec<u8> {
+        let bytes: Vec<u8> = v
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        let mut out = mm_ctrl(kind, bytes.len());
+        out.extend(bytes);
+        out
+    }
+
+    fn mm_map(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut out = mm_ctrl(7, entries.len());
+        for (k, v) in entries {
+            out.extend(mm_str(k));
+            out.extend(v);
+        }
+        out
+    }
+
+    /// A complete database: the given networks, each pointing at its data record (encoded
+    /// with offsets relative to the data section).
+    fn build_db(
+        ip_version: u16,
+        record_size: u32,
+        nets: &[(IpAddr, usize, usize)],
+        data: &[u8],
+    ) -> Vec<u8> {
+        #[derive(Clone, Copy)]
+        enum Rec {
+            Node(u32),
+            Empty,
+            Data(usize),
+        }
+        let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
+        for (ip, prefix, offset) in nets {
+            let bits: Vec<bool> = match (ip, ip_version) {
+                (IpAddr::V4(v4), 6) => {
+                    let mut b = vec![false; 96];
+                    b.extend((0..32).map(|i| v4.octets()[i / 8] >> (7 - i % 8) & 1 == 1));
+                    b
+                }
+                (IpAddr::V4(v4), _) => (0..32)
+                    .map(|i| v4.octets()[i / 8] >> (7 - i % 8) & 1 == 1)
+                    .collect(),
+                (IpAddr::V6(v6), _) => (0..128)
+                    .map(|i| v6.octets()[i / 8] >> (7 - i % 8) & 1 == 1)
+                    .collect(),
+            };
+            let prefix = if matches!(ip, IpAddr::V4(_)) && ip_version == 6 {
+                prefix + 96
+            } else {
+                *prefix
+            };
+            let mut node = 0usize;
+            for (depth, bit) in bits.iter().take(prefix).enumerate() {
+                let side = usize::from(*bit);
+                if depth + 1 == prefix {
+                    nodes[node][side] = Rec::Data(*offset);
+                } else {
+                    node = match nodes[node][side] {
+                        Rec::Node(n) => n as usize,
+                        // A shorter network already covers this one: push it down a level.
+                        inherited => {
+                            nodes.push([inherited, inherited]);
+                            let n = nodes.len() - 1;
+                            nodes[node][side] = Rec::Node(n as u32);
+                            n
+                        }
+                    };
+                }
+            }
+        }
+        let count = nodes.len() as u32;
+        let value = |r: Rec| match r {
+            Rec::Node(n) => n,
+            Rec::Empty => count,
+            Rec::Data(off) => count + 16 + off as u32,
+        };
+        let mut out = Vec::new();
+        for [l, r] in nodes {
+            let (l, r) = (value(l), value(r));
+            match record_size {
+                24 => {
+                    out.extend(&l.to_be_bytes()[1..]);
+                    out.extend(&r.to_be_bytes()[1..]);
+                }
+                28 => {
+                    out.extend(&l.to_be_bytes()[1..]);
+                    out.push((((l >> 24) & 0x0f) << 4) as u8 | ((r >> 24) & 0x0f) as u8);
+                    out.extend(&r.to_be_bytes()[1..]);
+                }
+                _ => {
+                    out.extend(l.to_be_bytes());
+                    out.extend(r.to_be_bytes());
+                }
+            }
+        }
+        out.extend([0u8; 16]);
+        out.extend(data);
+        out.extend(MMDB_MARKER);
+        out.extend(mm_map(&[
+            ("binary_format_major_version", mm_uint(5, 2)),
+            ("database_type", mm_str("backtrail-test")),
+            ("ip_version", mm_uint(5, u32::from(ip_version))),
+            ("node_count", mm_uint(6, count)),
+            ("record_size", mm_uint(5, record_size)),
+        ]));
+        out
+    }
+
+    /// Two records: a City-style one (country map) and an ASN one whose organisation is a
+    /// pointer to a string stored first.
+    fn sample_data() -> (Vec<u8>, usize, usize) {
+        let mut data = mm_str("Example Hosting B.V.");
+        let city = data.len();
+        data.extend(mm_map(&[
+            (
+                "country",
+                mm_map(&[
+                    ("iso_code", mm_str("NL")),
+                    ("geoname_id", mm_uint(6, 2750405)),
+                ]),
+            ),
+            ("location", mm_map(&[("accuracy_radius", mm_uint(5, 100))])),
+        ]));
+        let asn = data.len();
+        data.extend(mm_map(&[
+            ("autonomous_system_number", mm_uint(6, 64500)),
+            // Pointer, size 0: two bytes with the offset (0) of the string.
+            ("autonomous_system_organization", vec![0b0010_0000, 0]),
+        ]));
+        (data, city, asn)
+    }
+
+    #[test]
+    fn maxmind_databases_of_both_ip_versions_and_record_sizes() {
+        let (data, city, asn) = sample_data();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for (version, size) in [(4u16, 24u32), (6, 24), (6, 28), (4, 32)] {
+            let mut nets = vec![(ip("45.1.0.0"), 16, city), (ip("45.1.2.0"), 24, asn)];
+            if version == 6 {
+                nets.push((ip("2a01:4f8::"), 32, city));
+            }
+            let db = MaxMindDb::from_bytes(build_db(version, size, &nets, &data)).unwrap();
+            let g = db.lookup(ip("45.1.9.9")).unwrap();
+            assert_eq!(g.country.as_deref(), Some("NL"), "v{version}/{size}");
+            assert_eq!(g.asn, None);
+            let g = db.lookup(ip("45.1.2.3")).unwrap();
+            assert_eq!(g.asn, Some(64500), "v{version}/{size}");
+            assert_eq!(g.as_org.as_deref(), Some("Example Hosting B.V."));
+            assert_eq!(db.lookup(ip("8.8.8.8")), None);
+            assert_eq!(
+                db.lookup(ip("::ffff:45.1.9.9")).and_then(|g| g.country),
+                Some("NL".into())
+            );
+            if version == 6 {
+                assert!(db.lookup(ip("2a01:4f8:1::1")).is_some());
+            }
+        }
+        // A Country database and an ASN database together: fields merged.
+        let both = vec![
+            MaxMindDb::from_bytes(build_db(6, 24, &[(ip("45.1.0.0"), 16, city)], &data)).unwrap(),
+            MaxMindDb::from_bytes(build_db(4, 24, &[(ip("45.1.0.0"), 16, asn)], &data)).unwrap(),
+        ];
+        let g = both.lookup(ip("45.1.200.1")).unwrap();
+        assert_eq!((g.country.as_deref(), g.asn), (Some("NL"), Some(64500)));
+        // And through the analysis.
+        let evs = parse(vec![rec("g", 1, json!({"sourceIPAddress": "45.1.2.3"}))]);
+        let o = analyze(&evs, &[], Some(&both));
+        assert_eq!(o.source_ips[0].geo.as_ref().unwrap().asn, Some(64500));
+    }
+
+    #[test]
+    fn damaged_maxmind_databases_fail_cleanly() {
+        assert!(matches!(
+            MaxMindDb::from_bytes(b"hello".to_vec()),
+            Err(GeoDbError::Format(_))
+        ));
+        assert!(MaxMindDb::open(std::path::Path::new("/nonexistent/x.mmdb")).is_err());
+        let (data, city, _) = sample_data();
+        let ip: IpAddr = "45.1.2.3".parse().unwrap();
+        let good = build_db(4, 24, &[(ip, 16, city)], &data);
+        // Every truncation and every single-byte corruption: no panic, at worst no answer.
+        for cut in 0..good.len() {
+            if let Ok(db) = MaxMindDb::from_bytes(good[..cut].to_vec()) {
+                let _ = db.lookup(ip);
+            }
+        }
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0xff;
+            if let Ok(db) = MaxMindDb::from_bytes(bad) {
+                let _ = db.lookup(ip);
+            }
+        }
+        // A record that points at itself ends at the depth bound.
+        let looped = vec![0b0010_0000, 0];
+        let db = MaxMindDb::from_bytes(build_db(4, 24, &[(ip, 16, 0)], &looped)).unwrap();
+        assert_eq!(db.lookup(ip), None);
     }
 }

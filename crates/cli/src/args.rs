@@ -15,7 +15,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct StoreArg {
     /// Store directory (Parquet files and a manifest).
-    #[arg(long, short = 's', env = "BACKTRAIL_STORE", default_value = "backtrail-store")]
+    #[arg(
+        long,
+        short = 's',
+        env = "BACKTRAIL_STORE",
+        default_value = "backtrail-store"
+    )]
     pub store: PathBuf,
 }
 
@@ -29,8 +34,23 @@ pub enum Command {
     Show(ShowArgs),
     /// Write a synthetic multi-account trail with planted incidents and their ground truth.
     Synth(SynthArgs),
+    /// Who did it: follow a session's identity chain back to its origin.
+    Who(WhoArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
+    /// Benchmark floor: read and decompress the sources in parallel, nothing else.
+    #[command(hide = true)]
+    BenchFloor(BenchFloorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFloorArgs {
+    /// Files, directories or s3://bucket/prefix URLs.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -112,4 +132,43 @@ pub struct DemoArgs {
     /// Keep the generated trail and store in this directory instead of a temporary one.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+/// Output format of the investigation commands.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// What to investigate.
+#[derive(Debug, Args, Clone)]
+pub struct SubjectArgs {
+    /// Access key id (AKIA/ASIA), ARN, principal id (AROA...:name) or role session name.
+    #[arg(required_unless_present = "finding", conflicts_with = "finding")]
+    pub subject: Option<String>,
+    /// Start from a GuardDuty finding (JSON file: a finding, a get-findings output or an
+    /// EventBridge event).
+    #[arg(long)]
+    pub finding: Option<PathBuf>,
+    /// Only sessions active around this time (RFC 3339), within an hour either side.
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub at: Option<String>,
+    /// Only sessions active on or after this time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only sessions active on or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Output format (default: text).
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
 }

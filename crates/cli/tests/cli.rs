@@ -65,11 +65,23 @@ fn invictus_ingest_query_and_show_round_trip() {
         .stdout(predicate::str::contains("stratus-red-team"));
 
     // `show` prints the record as AWS wrote it: compare with the source file.
-    let file = std::fs::read_dir(src.join("CloudTrail")).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    let file = std::fs::read_dir(src.join("CloudTrail"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
     let want = &v["Records"][0];
     let id = want["eventID"].as_str().unwrap();
-    let out = bt().args(["show", "--store"]).arg(&store).arg(id).assert().success().get_output().stdout.clone();
+    let out = bt()
+        .args(["show", "--store"])
+        .arg(&store)
+        .arg(id)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(&got, want);
 }
@@ -79,29 +91,57 @@ fn errors_have_messages_and_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     // Not a store yet.
-    bt().args(["query", "--store"]).arg(&store).arg("SELECT 1")
-        .assert().code(3).stderr(predicate::str::contains("not a backtrail store"));
+    bt().args(["query", "--store"])
+        .arg(&store)
+        .arg("SELECT 1")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("not a backtrail store"));
     ingest_json(&store, &[&realdata().join("plaso")]);
-    bt().args(["query", "--store"]).arg(&store).arg("SELEC nonsense")
-        .assert().code(4).stderr(predicate::str::starts_with("error: "));
-    bt().args(["query", "--store"]).arg(&store).arg("SELECT no_such_column FROM events")
-        .assert().code(4).stderr(predicate::str::contains("no_such_column"));
-    bt().args(["show", "--store"]).arg(&store).arg("no-such-id").assert().code(5);
-    bt().args(["ingest", "--store"]).arg(&store).arg(tmp.path().join("missing"))
-        .assert().code(3).stderr(predicate::str::contains("missing"));
-    bt().args(["ingest", "--since", "yesterday", "--store"]).arg(&store).arg(realdata().join("plaso"))
-        .assert().code(2);
+    bt().args(["query", "--store"])
+        .arg(&store)
+        .arg("SELEC nonsense")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::starts_with("error: "));
+    bt().args(["query", "--store"])
+        .arg(&store)
+        .arg("SELECT no_such_column FROM events")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("no_such_column"));
+    bt().args(["show", "--store"])
+        .arg(&store)
+        .arg("no-such-id")
+        .assert()
+        .code(5);
+    bt().args(["ingest", "--store"])
+        .arg(&store)
+        .arg(tmp.path().join("missing"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("missing"));
+    bt().args(["ingest", "--since", "yesterday", "--store"])
+        .arg(&store)
+        .arg(realdata().join("plaso"))
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn malformed_real_file_is_accounted_for() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = ingest_json(&tmp.path().join("store"), &[&realdata().join("zmallen-cloudtrail2sightings")]);
+    let s = ingest_json(
+        &tmp.path().join("store"),
+        &[&realdata().join("zmallen-cloudtrail2sightings")],
+    );
     assert_eq!(s["files_read"], 4);
     // 10 + 1 + 3 + 1 records in the four files; the malformed one keeps all 3 of its records.
     assert_eq!(s["stored"], 15, "{s}");
     let seen = s["records_seen"].as_u64().unwrap();
-    let sum = s["stored"].as_u64().unwrap() + s["duplicates"].as_u64().unwrap() + s["rejected"].as_u64().unwrap();
+    let sum = s["stored"].as_u64().unwrap()
+        + s["duplicates"].as_u64().unwrap()
+        + s["rejected"].as_u64().unwrap();
     assert_eq!(seen, sum);
     assert!(s["warnings"].to_string().contains("not separated by ','"));
 }
@@ -110,13 +150,22 @@ fn malformed_real_file_is_accounted_for() {
 fn generated_trail_ingests_completely_and_skips_digests() {
     let tmp = tempfile::tempdir().unwrap();
     let trail = tmp.path().join("trail");
-    bt().args(["synth", "--events", "3000", "--seed", "7", "--out"]).arg(&trail).assert().success();
+    bt().args(["synth", "--events", "3000", "--seed", "7", "--out"])
+        .arg(&trail)
+        .assert()
+        .success();
     let s = ingest_json(&tmp.path().join("store"), &[&trail.join("AWSLogs")]);
     assert_eq!(s["stored"], 3000, "{s}");
     assert_eq!(s["rejected"], 0);
-    assert!(s["files_skipped"].as_u64().unwrap() >= 2, "digests and insights are skipped");
+    assert!(
+        s["files_skipped"].as_u64().unwrap() >= 2,
+        "digests and insights are skipped"
+    );
     let reasons = s["skipped"].to_string();
-    assert!(reasons.contains("digest") && reasons.contains("Insights"), "{reasons}");
+    assert!(
+        reasons.contains("digest") && reasons.contains("Insights"),
+        "{reasons}"
+    );
 }
 
 #[test]
@@ -131,9 +180,19 @@ fn query_table_output_escapes_control_characters() {
     .unwrap();
     let store = tmp.path().join("store");
     ingest_json(&store, &[&dir]);
-    let out = bt().args(["query", "--format", "table", "--store"]).arg(&store)
-        .arg("SELECT user_agent FROM events").assert().success().get_output().stdout.clone();
+    let out = bt()
+        .args(["query", "--format", "table", "--store"])
+        .arg(&store)
+        .arg("SELECT user_agent FROM events")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
     assert!(text.contains("evil\\u{1b}[2J"), "{text}");
 }

@@ -127,8 +127,8 @@ fn register<T: Table>(
         .iter()
         .map(|f| ListingTableUrl::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet");
+    let opts =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let cfg = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(opts)
         .with_schema(schema);
@@ -246,10 +246,9 @@ impl EventLookup for Engine {
                     )
                 })
                 .collect();
-            out.extend(self.select::<Event>(&format!(
-                "SELECT * FROM events WHERE {}",
-                cond.join(" OR ")
-            ))?);
+            out.extend(
+                self.select::<Event>(&format!("SELECT * FROM events WHERE {}", cond.join(" OR ")))?,
+            );
         }
         out.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
         Ok(out)

@@ -24,7 +24,8 @@ pub fn write(
     let ar = |e: arrow::error::ArrowError| EngineError::Query(e.to_string());
     match format {
         QueryFormat::Table => {
-            let cleaned: Vec<RecordBatch> = batches.iter().map(sanitize).collect::<Result<_, _>>()?;
+            let cleaned: Vec<RecordBatch> =
+                batches.iter().map(sanitize).collect::<Result<_, _>>()?;
             let t = arrow::util::pretty::pretty_format_batches(&cleaned).map_err(ar)?;
             writeln!(out, "{t}").map_err(io)?;
         }
@@ -48,7 +49,9 @@ pub fn write(
             w.finish().map_err(ar)?;
         }
         QueryFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             for b in batches {
                 w.write(b).map_err(ar)?;
             }

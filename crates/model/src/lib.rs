@@ -216,18 +216,26 @@ pub trait EventLookup {
     /// Issuances with this sharedEventID (the other account's copy of a cross-account call).
     fn issuances_by_shared_id(&self, shared_event_id: &str) -> Result<Vec<Issuance>, Self::Error>;
     /// Issuances whose caller ARN is `arn` within `window` (what a session went on to mint).
-    fn issuances_by_caller_arn(&self, arn: &str, window: Window)
-    -> Result<Vec<Issuance>, Self::Error>;
+    fn issuances_by_caller_arn(
+        &self,
+        arn: &str,
+        window: Window,
+    ) -> Result<Vec<Issuance>, Self::Error>;
     /// Issuances of one event name in `window` (e.g. the SwitchRole next to an AssumeRole).
-    fn issuances_by_name(&self, event_name: &str, window: Window)
-    -> Result<Vec<Issuance>, Self::Error>;
+    fn issuances_by_name(
+        &self,
+        event_name: &str,
+        window: Window,
+    ) -> Result<Vec<Issuance>, Self::Error>;
     /// Sessions that used access key `key`.
     fn sessions_by_key(&self, key: &str) -> Result<Vec<SessionSummary>, Self::Error>;
     /// Sessions whose ARN is `arn`.
     fn sessions_by_arn(&self, arn: &str) -> Result<Vec<SessionSummary>, Self::Error>;
     /// Sessions whose principal id is `principal_id` or whose ARN ends with `/name`.
-    fn sessions_by_principal_or_name(&self, needle: &str)
-    -> Result<Vec<SessionSummary>, Self::Error>;
+    fn sessions_by_principal_or_name(
+        &self,
+        needle: &str,
+    ) -> Result<Vec<SessionSummary>, Self::Error>;
     /// Every event of the given sessions (matched on key, ARN and creation date).
     fn events_of_sessions(&self, sessions: &[SessionKey]) -> Result<Vec<Event>, Self::Error>;
     /// One event by id.
@@ -328,7 +336,10 @@ impl EventLookup for MemoryLookup {
             .cloned()
             .collect())
     }
-    fn sessions_by_principal_or_name(&self, needle: &str) -> Result<Vec<SessionSummary>, Infallible> {
+    fn sessions_by_principal_or_name(
+        &self,
+        needle: &str,
+    ) -> Result<Vec<SessionSummary>, Infallible> {
         let suffix = format!("/{needle}");
         Ok(self
             .sessions
@@ -369,7 +380,11 @@ impl Event {
     /// The session this call belongs to.
     pub fn session_key(&self) -> SessionKey {
         SessionKey {
-            access_key_id: self.identity.access_key_id.clone().filter(|k| !k.is_empty()),
+            access_key_id: self
+                .identity
+                .access_key_id
+                .clone()
+                .filter(|k| !k.is_empty()),
             arn: self.identity.arn.clone(),
             creation_date: self.identity.session_creation_date,
         }

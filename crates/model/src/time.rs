@@ -14,12 +14,20 @@ pub fn parse_iso(s: &str) -> Option<Millis> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, f) {
             return Some(t.timestamp_millis());
         }
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -58,7 +66,11 @@ pub fn parse_expiration(s: &str) -> Option<Millis> {
     if let Some(ms) = parse_iso(s) {
         return Some(ms);
     }
-    for f in ["%b %e, %Y, %l:%M:%S %p", "%b %d, %Y, %I:%M:%S %p", "%b %e, %Y %l:%M:%S %p"] {
+    for f in [
+        "%b %e, %Y, %l:%M:%S %p",
+        "%b %d, %Y, %I:%M:%S %p",
+        "%b %e, %Y %l:%M:%S %p",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s.trim(), f) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -99,7 +111,10 @@ mod tests {
         assert_eq!(parse_iso("2023-07-10 21:42:00+10:00"), Some(base));
         assert_eq!(parse_iso("2023-07-10T11:42:00"), Some(base));
         assert_eq!(parse_expiration("Jul 10, 2023, 11:42:00 AM"), Some(base));
-        assert_eq!(parse_expiration("Jul 10, 2023, 1:42:00 PM"), Some(base + 2 * 3_600_000));
+        assert_eq!(
+            parse_expiration("Jul 10, 2023, 1:42:00 PM"),
+            Some(base + 2 * 3_600_000)
+        );
         assert_eq!(parse_iso("2023-13-10T11:42:00Z"), None);
         assert_eq!(parse_iso("garbage"), None);
         assert_eq!(day_of(base), "2023-07-10");

@@ -213,8 +213,9 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
             b'"' => {}
             _ => {
                 if !found_container {
-                    pf.outcome =
-                        FileOutcome::Rejected(format!("invalid JSON at byte {i} before any record"));
+                    pf.outcome = FileOutcome::Rejected(format!(
+                        "invalid JSON at byte {i} before any record"
+                    ));
                 } else {
                     pf.warn(i, format!("invalid JSON at byte {i} after the records"));
                 }
@@ -256,7 +257,9 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                         None => return,
                     }
                 }
-                b"digestStartTime" | b"digestEndTime" | b"digestPublicKeyFingerprint"
+                b"digestStartTime"
+                | b"digestEndTime"
+                | b"digestPublicKeyFingerprint"
                 | b"logFiles" => {
                     pf.outcome = FileOutcome::Skipped("CloudTrail digest file".into());
                     return;
@@ -339,7 +342,10 @@ fn walk_array(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
     let end = loop {
         i = skip_ws(b, i);
         if i >= b.len() {
-            pf.warn(i, "file ends inside the records array (no closing ']')".into());
+            pf.warn(
+                i,
+                "file ends inside the records array (no closing ']')".into(),
+            );
             break None;
         }
         match b[i] {
@@ -368,7 +374,11 @@ fn walk_array(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
                 }
             }
             Scan::Truncated => {
-                pf.reject(index, i, "truncated: the file ends inside this record".into());
+                pf.reject(
+                    index,
+                    i,
+                    "truncated: the file ends inside this record".into(),
+                );
                 break None;
             }
             Scan::Invalid(p) => {
@@ -428,7 +438,11 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
             }
             match scan_value(line, skip_ws(line, 0)) {
                 Scan::Truncated => {
-                    pf.reject(index, here, "truncated: the line ends inside this record".into());
+                    pf.reject(
+                        index,
+                        here,
+                        "truncated: the line ends inside this record".into(),
+                    );
                 }
                 _ => pf.record(index, here, line),
             }
@@ -448,7 +462,11 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
                 i = e;
             }
             Scan::Truncated => {
-                pf.reject(index, i, "truncated: the file ends inside this record".into());
+                pf.reject(
+                    index,
+                    i,
+                    "truncated: the file ends inside this record".into(),
+                );
                 return;
             }
             Scan::Invalid(p) => {
@@ -466,7 +484,10 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
 /// Whether the first line alone holds something that starts and looks like a record
 /// (a damaged JSON Lines file, as opposed to one pretty-printed object).
 fn first_line_is_record(b: &[u8], start: usize) -> bool {
-    let line_end = b[start..].iter().position(|&c| c == b'\n').map(|p| start + p);
+    let line_end = b[start..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|p| start + p);
     match line_end {
         Some(e) => b[start..e].len() > 40 && b[start..e].starts_with(b"{\""),
         None => true,

@@ -107,15 +107,19 @@ pub fn issuance_of(ev: &Event) -> Option<Issuance> {
     let resp = &ev.response_elements;
     let add = &ev.additional_event_data;
     match ev.event_name.as_str() {
-        "AssumeRole" | "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity" | "GetSessionToken"
-        | "GetFederationToken" | "AssumeRoot" => {
+        "AssumeRole"
+        | "AssumeRoleWithSAML"
+        | "AssumeRoleWithWebIdentity"
+        | "GetSessionToken"
+        | "GetFederationToken"
+        | "AssumeRoot" => {
             iss.issued_access_key_id = get_path(resp, &["credentials", "accessKeyId"]);
-            iss.expiration = get_path(resp, &["credentials", "expiration"])
-                .and_then(|s| parse_expiration(&s));
+            iss.expiration =
+                get_path(resp, &["credentials", "expiration"]).and_then(|s| parse_expiration(&s));
             iss.role_arn = get_path(req, &["roleArn"]);
             iss.role_session_name = get_path(req, &["roleSessionName"]);
-            iss.source_identity = get_path(req, &["sourceIdentity"])
-                .or_else(|| get_path(resp, &["sourceIdentity"]));
+            iss.source_identity =
+                get_path(req, &["sourceIdentity"]).or_else(|| get_path(resp, &["sourceIdentity"]));
             match ev.event_name.as_str() {
                 "GetFederationToken" => {
                     iss.issued_arn = get_path(resp, &["federatedUser", "arn"]);
@@ -138,7 +142,8 @@ pub fn issuance_of(ev: &Event) -> Option<Issuance> {
                 iss.issued_arn = assumed_role_arn(r, s);
             }
             if ev.event_name == "AssumeRoleWithSAML" {
-                iss.provider = get_path(resp, &["issuer"]).or_else(|| get_path(req, &["principalArn"]));
+                iss.provider =
+                    get_path(resp, &["issuer"]).or_else(|| get_path(req, &["principalArn"]));
                 iss.subject = get_path(resp, &["subject"]);
                 iss.role_session_name = iss
                     .role_session_name
@@ -146,7 +151,8 @@ pub fn issuance_of(ev: &Event) -> Option<Issuance> {
                     .or_else(|| session_name_of(iss.issued_arn.as_deref()));
             }
             if ev.event_name == "AssumeRoleWithWebIdentity" {
-                iss.provider = get_path(resp, &["provider"]).or_else(|| id.identity_provider.clone());
+                iss.provider =
+                    get_path(resp, &["provider"]).or_else(|| id.identity_provider.clone());
                 iss.subject = get_path(resp, &["subjectFromWebIdentityToken"])
                     .or_else(|| id.user_name.clone());
             }
@@ -154,7 +160,10 @@ pub fn issuance_of(ev: &Event) -> Option<Issuance> {
         "GetRoleCredentials" => {
             // Identity Center redacts the credentials; the role and account are in the request.
             iss.role_session_name = id.user_name.clone();
-            iss.subject = id.user_name.clone().or_else(|| id.on_behalf_of_user_id.clone());
+            iss.subject = id
+                .user_name
+                .clone()
+                .or_else(|| id.on_behalf_of_user_id.clone());
             iss.role_arn = match (get_path(req, &["accountId"]), get_path(req, &["roleName"])) {
                 (Some(a), Some(r)) => Some(format!("arn:aws:iam::{a}:role/{r}")),
                 _ => None,
@@ -172,8 +181,8 @@ pub fn issuance_of(ev: &Event) -> Option<Issuance> {
         }
         "CreateAccessKey" => {
             iss.issued_access_key_id = get_path(resp, &["accessKey", "accessKeyId"]);
-            iss.target_user_name = get_path(resp, &["accessKey", "userName"])
-                .or_else(|| get_path(req, &["userName"]));
+            iss.target_user_name =
+                get_path(resp, &["accessKey", "userName"]).or_else(|| get_path(req, &["userName"]));
             iss.issued_arn = user_arn(ev, iss.target_user_name.as_deref());
         }
         "CreateLoginProfile" | "UpdateLoginProfile" => {
@@ -232,19 +241,22 @@ impl SessionAggregator {
             return;
         }
         let id = &ev.identity;
-        let s = self.map.entry(key.clone()).or_insert_with(|| SessionSummary {
-            access_key_id: key.access_key_id.clone(),
-            arn: key.arn.clone(),
-            creation_date: key.creation_date,
-            identity_type: id.kind.clone(),
-            principal_id: id.principal_id.clone(),
-            account_id: id.account_id.clone(),
-            user_name: id.user_name.clone(),
-            issuer_arn: id.issuer_arn.clone(),
-            first_seen: ev.event_time,
-            last_seen: ev.event_time,
-            ..Default::default()
-        });
+        let s = self
+            .map
+            .entry(key.clone())
+            .or_insert_with(|| SessionSummary {
+                access_key_id: key.access_key_id.clone(),
+                arn: key.arn.clone(),
+                creation_date: key.creation_date,
+                identity_type: id.kind.clone(),
+                principal_id: id.principal_id.clone(),
+                account_id: id.account_id.clone(),
+                user_name: id.user_name.clone(),
+                issuer_arn: id.issuer_arn.clone(),
+                first_seen: ev.event_time,
+                last_seen: ev.event_time,
+                ..Default::default()
+            });
         s.first_seen = s.first_seen.min(ev.event_time);
         s.last_seen = s.last_seen.max(ev.event_time);
         s.events += 1;
@@ -291,7 +303,7 @@ impl SessionAggregator {
     /// The rows, in a stable order.
     pub fn finish(self) -> Vec<SessionSummary> {
         let mut v: Vec<SessionSummary> = self.map.into_values().collect();
-        v.sort_by(|a, b| a.key().cmp(&b.key()));
+        v.sort_by_key(SessionSummary::key);
         for s in &mut v {
             let set: BTreeSet<String> = s.regions.drain(..).collect();
             s.regions = set.into_iter().collect();

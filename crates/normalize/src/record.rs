@@ -307,7 +307,10 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     let extra_text = extra.finish();
     if time_raw.is_none() {
         // Shippers rename eventTime; the record keeps its own field, the column its reading.
-        match extra_text.as_deref().and_then(|x| shipper_time(x, &extra_keys)) {
+        match extra_text
+            .as_deref()
+            .and_then(|x| shipper_time(x, &extra_keys))
+        {
             Some(t) => ev.event_time = t,
             None => {
                 if ev.event_name.is_empty() && ev.event_source.is_empty() {
@@ -342,7 +345,14 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
 }
 
 fn shipper_time(extra: &str, keys: &[String]) -> Option<i64> {
-    for k in ["@timestamp", "p_event_time", "timestamp", "EventTime", "event_time", "eventtime"] {
+    for k in [
+        "@timestamp",
+        "p_event_time",
+        "timestamp",
+        "EventTime",
+        "event_time",
+        "eventtime",
+    ] {
         if keys.iter().any(|x| x == k)
             && let Some(s) = pointer_str(extra, &[k])
             && let Some(t) = parse_iso(&s)

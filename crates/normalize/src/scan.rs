@@ -55,7 +55,8 @@ pub fn scan_value(b: &[u8], i: usize) -> Scan {
         b'{' | b'[' => scan_container(b, i),
         b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
                 if !matches!(b[j], b'a'..=b'z' | b'0'..=b'9' | b'-' | b'+' | b'.' | b'E') {
                     return Scan::Invalid(j);
                 }

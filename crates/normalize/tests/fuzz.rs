@@ -7,7 +7,9 @@ use proptest::prelude::*;
 const GOOD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDA","arn":"arn:aws:iam::1:user/a","accountId":"1","accessKeyId":"AKIA1"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","sourceIPAddress":"1.2.3.4","userAgent":"x","requestParameters":null,"responseElements":null,"eventID":"ID","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"1"}"#;
 
 fn records(n: usize) -> String {
-    let recs: Vec<String> = (0..n).map(|i| GOOD.replace("\"ID\"", &format!("\"id-{i}\""))).collect();
+    let recs: Vec<String> = (0..n)
+        .map(|i| GOOD.replace("\"ID\"", &format!("\"id-{i}\"")))
+        .collect();
     format!("{{\"Records\":[{}]}}", recs.join(","))
 }
 
@@ -57,7 +59,11 @@ proptest! {
 
 #[test]
 fn deeply_nested_and_huge_inputs_are_handled() {
-    let deep = format!("{{\"Records\":[{}{}]}}", "[".repeat(200_000), "]".repeat(200_000));
+    let deep = format!(
+        "{{\"Records\":[{}{}]}}",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
     let pf = parse_file(deep.as_bytes());
     assert_eq!(pf.events.len(), 0);
     assert_eq!(pf.rejects.len(), 1);

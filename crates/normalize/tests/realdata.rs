@@ -15,10 +15,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.unwrap().path();
         if p.is_dir() {
             files(&p, out);
-        } else if !matches!(
-            p.extension().and_then(|x| x.to_str()),
-            Some("md" | "py")
-        ) && p.file_name().unwrap() != "manifest.json"
+        } else if !matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "py"))
+            && p.file_name().unwrap() != "manifest.json"
         {
             out.push(p);
         }
@@ -69,10 +67,12 @@ fn every_real_record_is_read_and_printed_back_unchanged() {
         }
         let reference: Vec<_> = reference
             .into_iter()
-            .map(|r| match r.get("CloudTrailEvent").and_then(|c| c.as_str()) {
-                Some(inner) => serde_json::from_str(inner).unwrap(),
-                None => r,
-            })
+            .map(
+                |r| match r.get("CloudTrailEvent").and_then(|c| c.as_str()) {
+                    Some(inner) => serde_json::from_str(inner).unwrap(),
+                    None => r,
+                },
+            )
             .collect();
         // Hand-edited fixtures without a usable eventTime are the only rejects expected.
         if pf.records_seen() as usize != reference.len()
@@ -95,27 +95,35 @@ fn every_real_record_is_read_and_printed_back_unchanged() {
             let keys: Vec<&String> = want.as_object().unwrap().keys().collect();
             let back_keys: Vec<&String> = back.as_object().unwrap().keys().collect();
             if &back != want || keys != back_keys {
-                problems.push(format!("{} {}: {back} != {want}", path.display(), ev.event_id));
+                problems.push(format!(
+                    "{} {}: {back} != {want}",
+                    path.display(),
+                    ev.event_id
+                ));
             }
             compared += 1;
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // The README's totals: 4,306 events; the one malformed file still gives its records.
-    assert!(stored >= 4_270 && rejected < 30, "stored {stored}, rejected {rejected}");
+    assert!(
+        stored >= 4_270 && rejected < 30,
+        "stored {stored}, rejected {rejected}"
+    );
     assert!(compared > 4_000, "compared {compared}");
 }
 
 #[test]
 fn malformed_real_file_keeps_its_records_and_says_why() {
-    let p = realdata().join(
-        "zmallen-cloudtrail2sightings/cloudtrail.zip/aws.execution.ec2-user-data.json",
-    );
+    let p = realdata()
+        .join("zmallen-cloudtrail2sightings/cloudtrail.zip/aws.execution.ec2-user-data.json");
     let pf = parse_file(&std::fs::read(p).unwrap());
     assert_eq!(pf.events.len(), 3, "{:?}", pf.rejects);
     assert!(pf.rejects.is_empty());
     assert!(
-        pf.warnings.iter().any(|w| w.message.contains("not separated by ','")),
+        pf.warnings
+            .iter()
+            .any(|w| w.message.contains("not separated by ','")),
         "{:?}",
         pf.warnings
     );

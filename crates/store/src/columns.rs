@@ -15,11 +15,19 @@ type Set<T, V> = fn(&mut T, V);
 
 /// One column: its name, and how to read and write it on a row.
 pub enum Col<T> {
-    Str(&'static str, for<'a> fn(&'a T) -> Option<&'a str>, Set<T, Option<String>>),
+    Str(
+        &'static str,
+        for<'a> fn(&'a T) -> Option<&'a str>,
+        Set<T, Option<String>>,
+    ),
     Bool(&'static str, Get<T, Option<bool>>, Set<T, Option<bool>>),
     Time(&'static str, Get<T, Option<Millis>>, Set<T, Option<Millis>>),
     U64(&'static str, Get<T, u64>, Set<T, u64>),
-    StrList(&'static str, for<'a> fn(&'a T) -> &'a [String], Set<T, Vec<String>>),
+    StrList(
+        &'static str,
+        for<'a> fn(&'a T) -> &'a [String],
+        Set<T, Vec<String>>,
+    ),
 }
 
 impl<T> Col<T> {
@@ -39,9 +47,7 @@ impl<T> Col<T> {
             Col::Bool(..) => DataType::Boolean,
             Col::Time(..) => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             Col::U64(..) => DataType::UInt64,
-            Col::StrList(..) => {
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-            }
+            Col::StrList(..) => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         };
         Field::new(self.name(), dt, !required)
     }
@@ -254,7 +260,11 @@ macro_rules! s {
 }
 macro_rules! sreq {
     ($name:literal, $f:ident) => {
-        Col::Str($name, |r| Some(r.$f.as_str()), |r, v| r.$f = v.unwrap_or_default())
+        Col::Str(
+            $name,
+            |r| Some(r.$f.as_str()),
+            |r, v| r.$f = v.unwrap_or_default(),
+        )
     };
 }
 macro_rules! b {
@@ -295,7 +305,10 @@ static EVENT_COLUMNS: &[Col<Event>] = &[
     s!("tls_version", tls_version),
     s!("tls_cipher_suite", tls_cipher_suite),
     s!("tls_client_host_header", tls_client_host_header),
-    b!("session_credential_from_console", session_credential_from_console),
+    b!(
+        "session_credential_from_console",
+        session_credential_from_console
+    ),
     s!("user_type", identity.kind),
     s!("principal_id", identity.principal_id),
     s!("arn", identity.arn),

@@ -11,9 +11,15 @@ use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Hash of an event id.
-pub fn id_hash(event_id: &str) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(event_id.as_bytes())
+/// Hash of an event's identity: its eventID within its recipient account. A re-delivered
+/// event repeats both; the two accounts' copies of a cross-account call never share both
+/// (documentation examples that reuse one eventID for both copies keep both).
+pub fn id_hash(event_id: &str, account: Option<&str>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(event_id.as_bytes());
+    h.update(&[0]);
+    h.update(account.unwrap_or("").as_bytes());
+    h.digest128()
 }
 
 /// Days since the Unix epoch of a time in milliseconds.
@@ -66,8 +72,13 @@ impl IdIndex {
     }
 
     /// Records the id and returns true when it is new; false for a duplicate.
-    pub fn insert(&mut self, event_id: &str, event_time: i64) -> Result<bool, StoreError> {
-        let h = id_hash(event_id);
+    pub fn insert(
+        &mut self,
+        event_id: &str,
+        account: Option<&str>,
+        event_time: i64,
+    ) -> Result<bool, StoreError> {
+        let h = id_hash(event_id, account);
         if self.fresh_set.contains(&h) {
             return Ok(false);
         }
@@ -97,7 +108,8 @@ impl IdIndex {
             f.seek(SeekFrom::Start(d.offset))
                 .map_err(|e| StoreError::io(&path, e))?;
             let mut buf = vec![0u8; d.count as usize * 16];
-            f.read_exact(&mut buf).map_err(|e| StoreError::io(&path, e))?;
+            f.read_exact(&mut buf)
+                .map_err(|e| StoreError::io(&path, e))?;
             set.extend(
                 buf.chunks_exact(16)
                     .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))),

@@ -201,7 +201,11 @@ impl Store {
             for work in rx.iter() {
                 let events = writer.take(work, &mut ids, &mut summary, &mut manifest)?;
                 progress.file_done(summary.bytes_read, events);
-                if writer.open.as_ref().is_some_and(|s| s.rows >= opts.segment_rows) {
+                if writer
+                    .open
+                    .as_ref()
+                    .is_some_and(|s| s.rows >= opts.segment_rows)
+                {
                     writer.commit(&mut ids, &mut manifest, &mut summary)?;
                 }
             }
@@ -349,7 +353,11 @@ impl SegmentWriter<'_> {
                     summary.rejects.push(r);
                 }
                 for ev in pf.events {
-                    if !ids.insert(&ev.event_id, ev.event_time)? {
+                    if !ids.insert(
+                        &ev.event_id,
+                        ev.recipient_account_id.as_deref(),
+                        ev.event_time,
+                    )? {
                         rec.duplicates += 1;
                         continue;
                     }

@@ -139,7 +139,9 @@ impl Store {
 /// Writer settings: zstd, page statistics, and bloom filters on lookup columns of events.
 pub fn parquet_props(row_group_rows: usize, events: bool) -> WriterProperties {
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows));
     if events {

@@ -26,8 +26,15 @@ fn ingest(store: &Path, inputs: &[&Path], opts: &IngestOptions) -> IngestSummary
 fn counts(s: &IngestSummary) -> String {
     format!(
         "files seen {} read {} skipped {} rejected {} unchanged {}; records seen {} stored {} duplicate {} rejected {}",
-        s.files_seen, s.files_read, s.files_skipped, s.files_rejected, s.files_unchanged,
-        s.records_seen, s.stored, s.duplicates, s.rejected
+        s.files_seen,
+        s.files_read,
+        s.files_skipped,
+        s.files_rejected,
+        s.files_unchanged,
+        s.records_seen,
+        s.stored,
+        s.duplicates,
+        s.rejected
     )
 }
 
@@ -35,9 +42,15 @@ fn assert_adds_up(s: &IngestSummary) {
     assert_eq!(
         s.files_seen,
         s.files_read + s.files_skipped + s.files_rejected + s.files_unchanged,
-        "{}", counts(s)
+        "{}",
+        counts(s)
     );
-    assert_eq!(s.records_seen, s.stored + s.duplicates + s.rejected, "{}", counts(s));
+    assert_eq!(
+        s.records_seen,
+        s.stored + s.duplicates + s.rejected,
+        "{}",
+        counts(s)
+    );
     let record_rejects = s.rejects.iter().filter(|r| r.record.is_some()).count() as u64;
     assert_eq!(record_rejects, s.rejected);
     let file_rejects = s.rejects.iter().filter(|r| r.record.is_none()).count() as u64;
@@ -57,7 +70,11 @@ fn realdata_ingest_adds_up_and_is_idempotent() {
     };
     let first = ingest(&store, &[&realdata()], &opts);
     assert_adds_up(&first);
-    assert!(first.stored + first.duplicates > 4_200, "{}", counts(&first));
+    assert!(
+        first.stored + first.duplicates > 4_200,
+        "{}",
+        counts(&first)
+    );
     assert!(first.segments_written >= 4);
     let m = Store::open(&store).unwrap().manifest().unwrap();
     assert_eq!(m.total_events(), first.stored);
@@ -67,7 +84,14 @@ fn realdata_ingest_adds_up_and_is_idempotent() {
     assert_adds_up(&second);
     assert_eq!(second.stored, 0);
     assert_eq!(second.files_unchanged, first.files_seen);
-    assert_eq!(Store::open(&store).unwrap().manifest().unwrap().total_events(), first.stored);
+    assert_eq!(
+        Store::open(&store)
+            .unwrap()
+            .manifest()
+            .unwrap()
+            .total_events(),
+        first.stored
+    );
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -104,18 +128,38 @@ fn damaged_copies_keep_good_records_and_say_why() {
         br#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2023-07-10T11:00:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"AWS:AIDA"},"s3":{"bucket":{"name":"b"}}}]}"#,
     )
     .unwrap();
-    std::fs::write(input.join("g-digest.json"), br#"{"awsAccountId":"1","digestStartTime":"2023-07-10T11:00:00Z","logFiles":[]}"#).unwrap();
+    std::fs::write(
+        input.join("g-digest.json"),
+        br#"{"awsAccountId":"1","digestStartTime":"2023-07-10T11:00:00Z","logFiles":[]}"#,
+    )
+    .unwrap();
     std::fs::write(input.join("h-notjson.txt"), b"hello").unwrap();
 
-    let s = ingest(&tmp.path().join("store"), &[&input], &IngestOptions::default());
+    let s = ingest(
+        &tmp.path().join("store"),
+        &[&input],
+        &IngestOptions::default(),
+    );
     assert_adds_up(&s);
     assert_eq!(s.files_seen, 8);
     assert_eq!(s.stored, n, "{}", counts(&s));
     assert_eq!(s.files_skipped, 3, "{:?}", s.skipped);
     assert_eq!(s.files_rejected, 1, "{:?}", s.rejects);
-    assert!(s.rejects.iter().any(|r| r.file.ends_with("e-empty.json") && r.reason == "empty file"));
-    assert!(s.rejects.iter().any(|r| r.file.ends_with("d-cut.json") && r.reason.starts_with("truncated")));
-    assert!(s.warnings.iter().any(|w| w.file.ends_with("c-cut.json.gz") && w.message.contains("gzip")));
+    assert!(
+        s.rejects
+            .iter()
+            .any(|r| r.file.ends_with("e-empty.json") && r.reason == "empty file")
+    );
+    assert!(
+        s.rejects
+            .iter()
+            .any(|r| r.file.ends_with("d-cut.json") && r.reason.starts_with("truncated"))
+    );
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.file.ends_with("c-cut.json.gz") && w.message.contains("gzip"))
+    );
     // Every good record of the cut copies is a duplicate of the intact file.
     assert!(s.duplicates >= n + n / 3, "{}", counts(&s));
 }

@@ -17,14 +17,19 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     let dir = match &a.dir {
         Some(d) => d.clone(),
         None => {
-            tmp = tempfile::Builder::new().prefix("backtrail-demo-").tempdir()?;
+            tmp = tempfile::Builder::new()
+                .prefix("backtrail-demo-")
+                .tempdir()?;
             tmp.path().to_path_buf()
         }
     };
     let trail = dir.join("trail");
     let store = dir.join("store");
     let mut out = std::io::stdout().lock();
-    writeln!(out, "== 1. generating a synthetic trail with planted incidents")?;
+    writeln!(
+        out,
+        "== 1. generating a synthetic trail with planted incidents"
+    )?;
     let s = synth(SynthArgs {
         out: trail.clone(),
         events: a.events,
@@ -44,14 +49,22 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         .iter()
         .find(|i| i.name == DEMO_INCIDENT)
         .ok_or_else(|| CliError::new(ExitStatus::Failure, "the demo incident was not planted"))?;
-    writeln!(out, "\n== 3. investigating {}: {}", incident.name, incident.description)?;
+    writeln!(
+        out,
+        "\n== 3. investigating {}: {}",
+        incident.name, incident.description
+    )?;
     let finding: serde_json::Value = serde_json::from_slice(&std::fs::read(&incident.finding)?)
         .map_err(|e| CliError::new(ExitStatus::Input, e.to_string()))?;
     let key = finding["resource"]["accessKeyDetails"]["accessKeyId"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    writeln!(out, "finding {} names access key {key}", incident.finding.display())?;
+    writeln!(
+        out,
+        "finding {} names access key {key}",
+        incident.finding.display()
+    )?;
     let engine = Engine::open(&store)?;
     let sql = format!(
         "SELECT access_key_id, arn, creation_date, first_seen, last_seen, events, errors, source_ips \
@@ -63,7 +76,11 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     writeln!(
         out,
         "\nstore kept in {}",
-        if a.dir.is_some() { store.display().to_string() } else { "a temporary directory (use --dir to keep it)".into() }
+        if a.dir.is_some() {
+            store.display().to_string()
+        } else {
+            "a temporary directory (use --dir to keep it)".into()
+        }
     )?;
     Ok(())
 }

@@ -96,7 +96,8 @@ pub fn run(a: IngestArgs) -> Result<(), CliError> {
     let s = ingest_into(&a.store.store, &a.sources, &filter, a.threads)?;
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &s).map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
+        serde_json::to_writer_pretty(&mut out, &s)
+            .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
         writeln!(out)?;
         return Ok(());
     }
@@ -128,7 +129,11 @@ pub fn print_summary(out: &mut dyn Write, s: &IngestSummary, store: &Path) -> Re
         writeln!(out, "skipped  {}: {}", clean(&sk.file), clean(&sk.reason))?;
     }
     if s.skipped.len() > SHOWN_REJECTS {
-        writeln!(out, "skipped  ... and {} more (see --json)", s.skipped.len() - SHOWN_REJECTS)?;
+        writeln!(
+            out,
+            "skipped  ... and {} more (see --json)",
+            s.skipped.len() - SHOWN_REJECTS
+        )?;
     }
     for r in s.rejects.iter().take(SHOWN_REJECTS) {
         let at = match (r.record, r.offset) {
@@ -146,7 +151,12 @@ pub fn print_summary(out: &mut dyn Write, s: &IngestSummary, store: &Path) -> Re
         )?;
     }
     for w in s.warnings.iter().take(SHOWN_REJECTS) {
-        warn(&format!("{} at byte {}: {}", clean(&w.file), w.offset, clean(&w.message)));
+        warn(&format!(
+            "{} at byte {}: {}",
+            clean(&w.file),
+            w.offset,
+            clean(&w.message)
+        ));
     }
     Ok(())
 }

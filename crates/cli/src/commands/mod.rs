@@ -2,8 +2,9 @@
 
 mod demo;
 mod ingest;
+mod investigate;
 
-use crate::args::{Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
+use crate::args::{BenchFloorArgs, Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
 use crate::{CliError, ExitStatus};
 use backtrail_engine::Engine;
 use backtrail_engine::output::{QueryFormat, write};
@@ -17,7 +18,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Query(a) => query(a),
         Command::Show(a) => show(a),
         Command::Synth(a) => synth(a).map(|_| ()),
+        Command::Who(a) => investigate::who(a),
         Command::Demo(a) => demo::run(a),
+        Command::BenchFloor(a) => bench_floor(a),
     }
 }
 
@@ -78,4 +81,37 @@ pub fn synth(a: SynthArgs) -> Result<backtrail_synth::SynthSummary, CliError> {
         )?;
     }
     Ok(s)
+}
+
+/// Reads and decompresses every source in parallel with the ingest's own reader and
+/// decompressor, and prints what that cost: the floor that ingest speed is measured against.
+fn bench_floor(a: BenchFloorArgs) -> Result<(), CliError> {
+    use rayon::prelude::*;
+    let sources = backtrail_sources::Sources::new()?;
+    let d = sources.discover(&a.sources, &backtrail_sources::Filter::default())?;
+    let started = std::time::Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()
+        .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
+    let (raw, plain) = pool.install(|| {
+        d.files
+            .par_iter()
+            .map(|f| match sources.read(f) {
+                Ok(bytes) => (
+                    bytes.len() as u64,
+                    backtrail_normalize::decode(&bytes).0.len() as u64,
+                ),
+                Err(_) => (0, 0),
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    let json = serde_json::json!({
+        "files": d.files.len(),
+        "bytes_read": raw,
+        "bytes_decompressed": plain,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{json}");
+    Ok(())
 }
