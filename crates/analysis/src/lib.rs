@@ -7,5 +7,7 @@
 
 pub mod activity;
 pub mod chain;
+pub mod investigate;
 pub mod origin;
+pub mod risk;
 pub mod subject;

@@ -36,6 +36,14 @@ pub enum Command {
     Synth(SynthArgs),
     /// Who did it: follow a session's identity chain back to its origin.
     Who(WhoArgs),
+    /// What did they do: the session's calls per API.
+    What(WhoArgs),
+    /// From where: source addresses, user agents, VPC endpoints and flags.
+    Where(WhoArgs),
+    /// Who + what + where for the subject and every session on its chain.
+    Investigate(WhoArgs),
+    /// Every session in a window with its origin, counts and flags, riskiest first.
+    Sessions(SessionsArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
     /// Benchmark floor: read and decompress the sources in parallel, nothing else.
@@ -139,6 +147,10 @@ pub struct DemoArgs {
 pub enum ReportFormat {
     Text,
     Json,
+    /// Markdown, for a ticket (what, where, investigate).
+    Markdown,
+    /// The activity rows (what, investigate).
+    Csv,
 }
 
 /// What to investigate.
@@ -171,4 +183,25 @@ pub struct SubjectArgs {
 pub struct WhoArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only sessions active on or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only sessions active on or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only sessions of these accounts (repeatable).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// How many sessions to list.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }

@@ -4,6 +4,8 @@
 //! a terminal (no escape sequences, no cursor movement, no bidirectional overrides);
 //! the HTML renderer escapes for HTML in the same spirit.
 
+pub mod investigate;
+pub mod sessions;
 pub mod who;
 
 /// A log value made inert for a terminal: control characters, escape sequences and

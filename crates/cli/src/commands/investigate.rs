@@ -73,12 +73,125 @@ pub fn who(a: WhoArgs) -> Result<(), CliError> {
             writeln!(out)?;
         }
         ReportFormat::Text => write!(out, "{}", backtrail_render::who::render(&report))?,
+        ReportFormat::Markdown | ReportFormat::Csv => {
+            return Err(CliError::new(
+                ExitStatus::Usage,
+                "who prints text or json; use investigate for markdown or csv",
+            ));
+        }
     }
     if report.sessions.is_empty() {
         return Err(CliError::new(
             ExitStatus::NotFound,
             format!("no session in the store matches {}", report.subject),
         ));
+    }
+    Ok(())
+}
+
+/// Which report of the investigation family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    What,
+    Where,
+    All,
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(140)
+        .max(60)
+}
+
+/// `what`, `where` and `investigate`.
+pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
+    use backtrail_analysis::investigate::{Options, investigate};
+    use backtrail_render::investigate::{Parts, csv, markdown, render};
+    let engine = Engine::open(&a.subject.store.store)?;
+    let who = who_report(&engine, &a.subject)?;
+    if who.sessions.is_empty() {
+        return Err(CliError::new(
+            ExitStatus::NotFound,
+            format!("no session in the store matches {}", who.subject),
+        ));
+    }
+    let opts = Options {
+        window: if a.subject.finding.is_some() {
+            None
+        } else {
+            window(&a.subject)?
+        },
+        geo: None,
+        include_chain: kind == Kind::All,
+    };
+    let inv = investigate(&engine, who, &opts)?;
+    let parts = match kind {
+        Kind::What => Parts {
+            who: false,
+            what: true,
+            r#where: false,
+        },
+        Kind::Where => Parts {
+            who: false,
+            what: false,
+            r#where: true,
+        },
+        Kind::All => Parts::ALL,
+    };
+    let mut out = std::io::stdout().lock();
+    match a.subject.format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &inv)
+                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
+            writeln!(out)?;
+        }
+        ReportFormat::Text => write!(out, "{}", render(&inv, parts, terminal_width()))?,
+        ReportFormat::Markdown => write!(out, "{}", markdown(&inv))?,
+        ReportFormat::Csv => write!(out, "{}", csv(&inv))?,
+    }
+    Ok(())
+}
+
+/// `sessions`: every session in the window, riskiest first.
+pub fn sessions(a: crate::args::SessionsArgs) -> Result<(), CliError> {
+    let engine = Engine::open(&a.store.store)?;
+    let since = time("since", &a.since)?;
+    let until = time("until", &a.until)?;
+    let mut cond = vec!["TRUE".to_string()];
+    if let Some(s) = since {
+        cond.push(format!("CAST(last_seen AS BIGINT) >= {s}"));
+    }
+    if let Some(u) = until {
+        cond.push(format!("CAST(first_seen AS BIGINT) <= {u}"));
+    }
+    if !a.accounts.is_empty() {
+        let list: Vec<String> = a
+            .accounts
+            .iter()
+            .map(|x| backtrail_engine::lit(x))
+            .collect();
+        cond.push(format!("account_id IN ({})", list.join(",")));
+    }
+    let rows: Vec<backtrail_model::SessionSummary> = engine.select(&format!(
+        "SELECT * FROM sessions WHERE {}",
+        cond.join(" AND ")
+    ))?;
+    let ranked = backtrail_analysis::risk::rank_sessions(rows);
+    let ranked: Vec<_> = ranked.into_iter().take(a.limit).collect();
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &ranked)
+                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
+            writeln!(out)?;
+        }
+        _ => write!(
+            out,
+            "{}",
+            backtrail_render::sessions::render(&ranked, terminal_width())
+        )?,
     }
     Ok(())
 }

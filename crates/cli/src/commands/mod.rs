@@ -19,6 +19,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Show(a) => show(a),
         Command::Synth(a) => synth(a).map(|_| ()),
         Command::Who(a) => investigate::who(a),
+        Command::What(a) => investigate::report(a, investigate::Kind::What),
+        Command::Where(a) => investigate::report(a, investigate::Kind::Where),
+        Command::Investigate(a) => investigate::report(a, investigate::Kind::All),
+        Command::Sessions(a) => investigate::sessions(a),
         Command::Demo(a) => demo::run(a),
         Command::BenchFloor(a) => bench_floor(a),
     }

@@ -1,0 +1,182 @@
+//! Who + what + where in one report: the subject's sessions and every session on their
+//! chains (the attacker's whole path), each with its activity and origins, plus a total.
+
+use crate::activity::{Activity, Catalog, summarize};
+use crate::chain::{SessionChain, WhoReport};
+use crate::origin::{GeoLookup, Origins, analyze};
+use backtrail_model::time::{format_iso, parse_iso};
+use backtrail_model::{Event, EventLookup, SessionKey, Window};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The whole investigation, documented in docs/report-format.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Investigation {
+    pub subject: String,
+    /// The identity chains, as `backtrail who` prints them.
+    pub who: WhoReport,
+    /// One section per session: the subject's first, then the sessions along its chain
+    /// from the origin onward.
+    pub sessions: Vec<SessionSection>,
+    /// Activity and origins over every event of every section.
+    pub combined: Body,
+    /// The time window the events were restricted to, if any.
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+}
+
+/// What one session did, and from where.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionSection {
+    /// `subject` or `chain` (a session on the subject's identity chain).
+    pub role: String,
+    pub arn: Option<String>,
+    pub creation_date: Option<String>,
+    /// Every key of the session (console sessions: all of the login's keys).
+    pub access_key_ids: Vec<String>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// Activity and origins of a set of events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Body {
+    pub activity: Activity,
+    pub origins: Origins,
+}
+
+/// Everything `investigate` needs besides the store.
+pub struct Options<'a> {
+    pub window: Option<Window>,
+    pub geo: Option<&'a dyn GeoLookup>,
+    /// Whether to add the sessions along the chain (`what`/`where` look at the subject only).
+    pub include_chain: bool,
+}
+
+/// The session rows (one per access key) of the session with this ARN and creation date;
+/// for long-term keys (no creation date), the rows of that key.
+fn rows_of<L: EventLookup>(
+    lookup: &L,
+    arn: &str,
+    creation: Option<i64>,
+    key: Option<&str>,
+) -> Result<Vec<SessionKey>, L::Error> {
+    let mut out: Vec<SessionKey> = lookup
+        .sessions_by_arn(arn)?
+        .into_iter()
+        .filter(|s| s.creation_date == creation)
+        .filter(|s| creation.is_some() || key.is_none() || s.access_key_id.as_deref() == key)
+        .map(|s| s.key())
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn subject_rows<L: EventLookup>(lookup: &L, s: &SessionChain) -> Result<Vec<SessionKey>, L::Error> {
+    let creation = s.creation_date.as_deref().and_then(parse_iso);
+    let Some(arn) = &s.arn else {
+        return Ok(s
+            .access_key_ids
+            .iter()
+            .map(|k| SessionKey {
+                access_key_id: Some(k.clone()),
+                arn: None,
+                creation_date: creation,
+            })
+            .collect());
+    };
+    let keys: BTreeSet<&str> = s.access_key_ids.iter().map(String::as_str).collect();
+    Ok(rows_of(lookup, arn, creation, None)?
+        .into_iter()
+        .filter(|r| {
+            creation.is_some() || r.access_key_id.as_deref().is_none_or(|k| keys.contains(k))
+        })
+        .collect())
+}
+
+fn body(events: &[Event], known: &[String], geo: Option<&dyn GeoLookup>) -> Body {
+    Body {
+        activity: summarize(events, Catalog::builtin()),
+        origins: analyze(events, known, geo),
+    }
+}
+
+/// Builds the investigation of the sessions in `who`.
+pub fn investigate<L: EventLookup>(
+    lookup: &L,
+    who: WhoReport,
+    opts: &Options<'_>,
+) -> Result<Investigation, L::Error> {
+    let known = lookup.known_accounts()?;
+    let mut seen: BTreeSet<SessionKey> = BTreeSet::new();
+    let mut planned: Vec<(String, Option<String>, Option<i64>, Vec<SessionKey>)> = Vec::new();
+    let mut plan =
+        |role: &str, arn: Option<String>, creation: Option<i64>, rows: Vec<SessionKey>| {
+            let fresh: Vec<SessionKey> = rows
+                .into_iter()
+                .filter(|r| seen.insert(r.clone()))
+                .collect();
+            if !fresh.is_empty() {
+                planned.push((role.to_string(), arn, creation, fresh));
+            }
+        };
+    for s in &who.sessions {
+        let rows = subject_rows(lookup, s)?;
+        plan(
+            "subject",
+            s.arn.clone(),
+            s.creation_date.as_deref().and_then(parse_iso),
+            rows,
+        );
+    }
+    if opts.include_chain {
+        for s in &who.sessions {
+            for hop in &s.chain {
+                let c = &hop.caller;
+                let Some(arn) = &c.arn else { continue };
+                let creation = c.session_creation_date.as_deref().and_then(parse_iso);
+                let rows = rows_of(lookup, arn, creation, c.access_key_id.as_deref())?;
+                plan("chain", Some(arn.clone()), creation, rows);
+            }
+        }
+    }
+    let in_window = |e: &Event| opts.window.is_none_or(|w| w.contains(e.event_time));
+    let mut all = Vec::new();
+    let mut sections = Vec::new();
+    for (role, arn, creation, rows) in planned {
+        let events: Vec<Event> = lookup
+            .events_of_sessions(&rows)?
+            .into_iter()
+            .filter(in_window)
+            .collect();
+        let mut keys: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.access_key_id.clone())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        sections.push(SessionSection {
+            role,
+            arn,
+            creation_date: creation.map(format_iso),
+            access_key_ids: keys,
+            body: body(&events, &known, opts.geo),
+        });
+        all.extend(events);
+    }
+    Ok(Investigation {
+        subject: who.subject.clone(),
+        combined: body(&all, &known, opts.geo),
+        who,
+        sessions: sections,
+        window_start: opts
+            .window
+            .filter(|w| w.start != i64::MIN)
+            .map(|w| format_iso(w.start)),
+        window_end: opts
+            .window
+            .filter(|w| w.end != i64::MAX)
+            .map(|w| format_iso(w.end)),
+    })
+}
