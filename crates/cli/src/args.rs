@@ -86,6 +86,9 @@ pub struct IngestArgs {
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Events per commit (tests use small values to exercise many commits).
+    #[arg(long, hide = true)]
+    pub segment_rows: Option<u64>,
 }
 
 /// Output format of query results.

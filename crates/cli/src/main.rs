@@ -88,9 +88,22 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// With `BACKTRAIL_IO_STATS` set, the bytes this process read (from `/proc/self/io`) go to
+/// stderr at exit: the benchmarks compare them with a full scan.
+fn io_stats() {
+    if std::env::var_os("BACKTRAIL_IO_STATS").is_some()
+        && let Ok(io) = std::fs::read_to_string("/proc/self/io")
+        && let Some(rchar) = io.lines().find_map(|l| l.strip_prefix("rchar: "))
+    {
+        eprintln!("io: rchar={rchar}");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    io_stats();
+    match result {
         Ok(()) => ExitCode::from(ExitStatus::Success as u8),
         Err(e) => {
             terminal::error(&e.message);

@@ -7,6 +7,7 @@ use crate::{CliError, ExitStatus};
 use backtrail_engine::Engine;
 use backtrail_engine::output::{QueryFormat, write};
 use backtrail_sources::Filter;
+use backtrail_store::IngestOptions;
 use std::io::Write;
 
 /// The incident the demo investigates.
@@ -41,7 +42,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         &store,
         &[trail.join("AWSLogs").display().to_string()],
         &Filter::default(),
-        0,
+        IngestOptions::default(),
     )?;
     print_summary(&mut out, &summary, &store)?;
     let incident = s

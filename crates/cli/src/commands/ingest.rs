@@ -57,7 +57,7 @@ pub fn ingest_into(
     store: &Path,
     sources_in: &[String],
     filter: &Filter,
-    threads: usize,
+    opts: IngestOptions,
 ) -> Result<IngestSummary, CliError> {
     let sources = Sources::new()?;
     let discovery = sources.discover(sources_in, filter)?;
@@ -77,10 +77,6 @@ pub fn ingest_into(
         events: AtomicU64::new(0),
         started: Instant::now(),
     };
-    let opts = IngestOptions {
-        threads,
-        ..Default::default()
-    };
     let summary = store.ingest(&sources, discovery, &opts, &progress)?;
     progress.bar.finish_and_clear();
     Ok(summary)
@@ -93,7 +89,15 @@ pub fn run(a: IngestArgs) -> Result<(), CliError> {
         accounts: a.accounts.clone(),
         regions: a.regions.clone(),
     };
-    let s = ingest_into(&a.store.store, &a.sources, &filter, a.threads)?;
+    let mut opts = IngestOptions {
+        threads: a.threads,
+        ..Default::default()
+    };
+    if let Some(n) = a.segment_rows {
+        opts.segment_rows = n.max(1);
+        opts.row_group_rows = opts.row_group_rows.min(n.max(1) as usize);
+    }
+    let s = ingest_into(&a.store.store, &a.sources, &filter, opts)?;
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &s)
