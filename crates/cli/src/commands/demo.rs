@@ -4,8 +4,6 @@ use crate::args::{DemoArgs, SynthArgs};
 use crate::commands::ingest::{ingest_into, print_summary};
 use crate::commands::synth;
 use crate::{CliError, ExitStatus};
-use backtrail_engine::Engine;
-use backtrail_engine::output::{QueryFormat, write};
 use backtrail_sources::Filter;
 use backtrail_store::IngestOptions;
 use std::io::Write;
@@ -55,25 +53,30 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         "\n== 3. investigating {}: {}",
         incident.name, incident.description
     )?;
-    let finding: serde_json::Value = serde_json::from_slice(&std::fs::read(&incident.finding)?)
-        .map_err(|e| CliError::new(ExitStatus::Input, e.to_string()))?;
-    let key = finding["resource"]["accessKeyDetails"]["accessKeyId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     writeln!(
         out,
-        "finding {} names access key {key}",
-        incident.finding.display()
+        "$ backtrail investigate --finding {} --store {}\n",
+        incident.finding.display(),
+        store.display()
     )?;
-    let engine = Engine::open(&store)?;
-    let sql = format!(
-        "SELECT access_key_id, arn, creation_date, first_seen, last_seen, events, errors, source_ips \
-         FROM sessions WHERE access_key_id = {}",
-        backtrail_engine::lit(&key)
-    );
-    writeln!(out, "sessions that used it:")?;
-    write(&engine.sql(&sql)?, QueryFormat::Table, &mut out)?;
+    drop(out);
+    crate::commands::investigate::report(
+        crate::args::WhoArgs {
+            subject: crate::args::SubjectArgs {
+                subject: None,
+                finding: Some(incident.finding.clone()),
+                at: None,
+                since: None,
+                until: None,
+                store: crate::args::StoreArg {
+                    store: store.clone(),
+                },
+                format: crate::args::ReportFormat::Text,
+            },
+        },
+        crate::commands::investigate::Kind::All,
+    )?;
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "\nstore kept in {}",

@@ -2,7 +2,7 @@
 
 mod demo;
 mod ingest;
-mod investigate;
+pub mod investigate;
 
 use crate::args::{BenchFloorArgs, Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
 use crate::{CliError, ExitStatus};
