@@ -3,10 +3,14 @@
 //! A session is an access key + ARN + creationDate. Its issuing event is the call whose
 //! returned key and ARN are the session's and whose time is its creationDate (console
 //! sessions: the sign-in with that ARN and time). The walk then continues from whoever made
-//! that call, hop by hop, until a principal that nobody issued (an IAM user, root, an external
-//! identity, an AWS service) or until the data runs out, in which case [`ContinueAt`] says
-//! what to ingest next. Every guess is labelled: a hop is `certain` only when key, ARN and
-//! time (or, without a key, ARN and time) single out one call.
+//! that call. A federated role or user session signs in to the console with the key its
+//! federation returned (SAML, web identity, AssumeRole, GetFederationToken), so that call
+//! fits the console keys' ARN and time too: it is not a rival of the sign-in but the step
+//! before it, reached from the sign-in's caller session. Hop by hop, the walk goes on until
+//! a principal that nobody issued (an IAM user, root, an external identity, an AWS service)
+//! or until the data runs out, in which case [`ContinueAt`] says what to ingest next. Every
+//! guess is labelled: a hop is `certain` only when key, ARN and time (or, without a key, ARN
+//! and time) single out one call.
 
 use crate::subject::{
     Finding, MAX_CREDENTIAL_LIFE_MS, MatchedSession, SAME_TIME_MS, Subject, arn_account,
@@ -1438,6 +1442,13 @@ fn evaluate(cur: &Cursor, iss: Issuance) -> Eval {
         },
     );
     if CONSOLE_METHODS.contains(&name) {
+        if cur.key.is_some() && nonempty(&iss.caller_access_key_id) == cur.key {
+            return reject(
+                iss,
+                "signed with this session's own key: the session existed before this sign-in"
+                    .into(),
+            );
+        }
         if dt.is_none() {
             return reject(
                 iss,
@@ -1543,6 +1554,16 @@ fn candidate(iss: &Issuance, why: &str) -> Candidate {
     }
 }
 
+/// See [`Call::caller_sig`].
+type CallerSig = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Millis>,
+    Option<String>,
+);
+
 /// One call, possibly delivered as several records (copies in each account).
 struct Call {
     records: Vec<Eval>,
@@ -1552,20 +1573,21 @@ impl Call {
     fn first(&self) -> &Eval {
         &self.records[0]
     }
-    fn caller_sig(
-        &self,
-    ) -> (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ) {
+    /// Who made the call, as far as the walk goes on from it: the principal, the caller
+    /// session's creationDate and, for sign-ins (signed with the key the session was issued,
+    /// never a console-minted one), that key. Two sessions of one ARN are different callers.
+    fn caller_sig(&self) -> CallerSig {
         let i = &self.first().iss;
+        let sign_in_key = matches!(i.event_name.as_str(), "ConsoleLogin" | "GetSigninToken")
+            .then(|| nonempty(&i.caller_access_key_id))
+            .flatten();
         (
             i.caller_type.clone(),
             i.caller_arn.clone(),
             i.caller_principal_id.clone(),
             i.caller_invoked_by.clone(),
+            i.caller_session_creation_date,
+            sign_in_key,
         )
     }
 }
@@ -1577,6 +1599,12 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
     // (not every sign-in of the user that day).
     let mut relevant = Vec::new();
     let mut fits = Vec::new();
+    // Sign-ins that fit, with the key and session each was made with.
+    let signs_in: Vec<Issuance> = evals
+        .iter()
+        .filter(|e| e.fit.is_some() && CONSOLE_METHODS.contains(&e.iss.event_name.as_str()))
+        .map(|e| e.iss.clone())
+        .collect();
     for e in evals {
         if e.fit.is_some() {
             fits.push(e);
@@ -1590,6 +1618,23 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
             }
             rejected.push(candidate(&e.iss, &e.why));
         }
+    }
+    // A federated session signs in to the console with the key it was issued (ConsoleLogin,
+    // GetSigninToken): the call that issued that key is the step before the sign-in, and the
+    // walk reaches it from the sign-in's caller. It is not a rival of the sign-in.
+    let (earlier, kept): (Vec<Eval>, Vec<Eval>) = fits
+        .into_iter()
+        .partition(|e| issued_the_sign_in_key(cur, &e.iss, &signs_in));
+    fits = kept;
+    for e in earlier {
+        rejected.push(candidate(
+            &e.iss,
+            &format!(
+                "issued key {} that a sign-in fitting this session was made with: the step before that sign-in, not a rival ({})",
+                e.iss.issued_access_key_id.as_deref().unwrap_or_default(),
+                e.why
+            ),
+        ));
     }
     // A console session is issued by a sign-in; an AssumeRole that fits too is its pair
     // (SwitchRole's call on the user's behalf), not a rival.
@@ -1677,10 +1722,37 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
     }))
 }
 
+/// Whether `iss` (a call that returned a key) issued the key one of `signs_in` was made
+/// with: same key, the sign-in's caller ARN as issued ARN, and the caller session's
+/// creationDate at the call's time (or, without it, the call before the sign-in). The
+/// session being explained must not be that key's own session.
+fn issued_the_sign_in_key(cur: &Cursor, iss: &Issuance, signs_in: &[Issuance]) -> bool {
+    if CONSOLE_METHODS.contains(&iss.event_name.as_str()) {
+        return false;
+    }
+    let Some(key) = nonempty(&iss.issued_access_key_id) else {
+        return false;
+    };
+    if cur.key.as_deref() == Some(key.as_str()) {
+        return false;
+    }
+    signs_in.iter().any(|s| {
+        nonempty(&s.caller_access_key_id).as_deref() == Some(key.as_str())
+            && (iss.issued_arn.is_none() || iss.issued_arn == s.caller_arn)
+            && match s.caller_session_creation_date {
+                Some(c) => (iss.event_time - c).abs() <= SAME_TIME_MS,
+                None => iss.event_time <= s.event_time,
+            }
+    })
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.clone().filter(|x| !x.is_empty())
+}
+
 /// Whether two records are copies of one call: same sharedEventID, same eventID, or same
 /// requestID, name and time (copies without sharedEventID).
 fn same_call(a: &Issuance, b: &Issuance) -> bool {
-    let nonempty = |s: &Option<String>| s.clone().filter(|x| !x.is_empty());
     if let (Some(x), Some(y)) = (nonempty(&a.shared_event_id), nonempty(&b.shared_event_id)) {
         return x == y;
     }
@@ -2375,6 +2447,173 @@ mod tests {
                 .unwrap()
                 .ends_with("token.actions.githubusercontent.com")
         );
+    }
+
+    /// dana federates through Identity Center into DeveloperAccess (AssumeRoleWithSAML returns
+    /// ASIASAMLKEY at 10:00:00), signs in to the console with that key at 10:00:01, works with
+    /// console keys (same ARN and creationDate, no issuing event) and switches into
+    /// prod-support in account B at 10:20 (the console's AssumeRole pair is made with a
+    /// console key).
+    fn identity_center_console_records() -> Vec<Value> {
+        let at = "2024-05-01T10:00:00Z";
+        let switched = "2024-05-01T10:20:00Z";
+        let sso_role = "AWSReservedSSO_DeveloperAccess_0123456789abcdef";
+        let dana = "dana@example.com";
+        let sso_arn = format!("arn:aws:iam::{A}:role/aws-reserved/sso.amazonaws.com/{sso_role}");
+        let mut fed = saml("saml", at, &sso_arn, dana, "ASIASAMLKEY");
+        fed["userIdentity"]["principalId"] = json!(format!("idp+ExAmPlE=:{dana}"));
+        fed["userIdentity"]["userName"] = json!(dana);
+        fed["responseElements"]["subject"] = json!(dana);
+        let dev = |key: &str| role_session(A, sso_role, dana, Some(key), at);
+        let mut switch = call(
+            "sw",
+            switched,
+            role_session(B, "prod-support", dana, None, switched),
+            "SwitchRole",
+            "203.0.113.9",
+        );
+        switch["eventSource"] = json!("signin.amazonaws.com");
+        switch["eventType"] = json!("AwsConsoleSignIn");
+        switch["responseElements"] = json!({"SwitchRole": "Success"});
+        switch["additionalEventData"] = json!({
+            "SwitchFrom": format!("arn:aws:sts::{A}:assumed-role/{sso_role}/{dana}"),
+            "RedirectTo": "https://console.aws.amazon.com"
+        });
+        let mut pair = assume_role(
+            "pair",
+            switched,
+            dev("ASIACON1"),
+            &role(B, "prod-support"),
+            dana,
+            "ASIAPAIR",
+        );
+        pair["sourceIPAddress"] = json!("AWS Internal");
+        pair["userIdentity"]["invokedBy"] = json!("signin.amazonaws.com");
+        vec![
+            fed,
+            console_login("login", "2024-05-01T10:00:01Z", dev("ASIASAMLKEY")),
+            console_call("c1", "2024-05-01T10:01:00Z", dev("ASIACON1")),
+            console_call("c2", "2024-05-01T10:05:00Z", dev("ASIACON2")),
+            switch,
+            pair,
+            console_call(
+                "c3",
+                "2024-05-01T10:21:00Z",
+                role_session(B, "prod-support", dana, Some("ASIAPROD1"), switched),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_federated_console_sign_in_continues_to_the_federation() {
+        let l = lookup(&identity_center_console_records());
+        let c = chain_of(&l, "ASIACON2");
+        assert_eq!(c.access_key_ids.len(), 2, "{:?}", c.access_key_ids);
+        assert_eq!(methods(&c), ["AssumeRoleWithSAML", "ConsoleLogin"]);
+        assert_eq!(c.chain[0].event_id.as_deref(), Some("saml"));
+        assert_eq!(c.chain[1].event_id.as_deref(), Some("login"));
+        assert!(
+            c.chain.iter().all(|h| h.confidence == Confidence::Certain),
+            "{:#?}",
+            c.chain
+        );
+        assert_eq!(
+            c.chain[1].caller.access_key_id.as_deref(),
+            Some("ASIASAMLKEY")
+        );
+        let saml_seen = c.chain[1]
+            .candidates
+            .iter()
+            .find(|x| x.event_id == "saml")
+            .expect("the federation is named at the sign-in");
+        assert!(saml_seen.why_rejected_or_open.contains("step before"));
+        assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
+        assert_eq!(c.origin.identifier, "dana@example.com");
+
+        // The switched session goes through the switch, the sign-in and the federation.
+        let c = chain_of(&l, "ASIAPROD1");
+        assert_eq!(
+            methods(&c),
+            ["AssumeRoleWithSAML", "ConsoleLogin", "SwitchRole"]
+        );
+        let ids: Vec<_> = c.chain.iter().map(|h| h.event_id.as_deref()).collect();
+        assert_eq!(ids, [Some("saml"), Some("login"), Some("sw")]);
+        assert_eq!(c.chain[2].other_event_ids, ["pair"]);
+        assert!(c.chain.iter().all(|h| h.confidence == Confidence::Certain));
+        assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
+        assert_eq!(c.origin.identifier, "dana@example.com");
+        assert!(c.continue_at.is_none());
+
+        // The SAML key's own session (the sign-in record) is issued by the federation.
+        let r = who(&l, &Subject::AccessKey("ASIASAMLKEY".into()), None, None).unwrap();
+        assert_eq!(r.sessions.len(), 1);
+        assert_eq!(methods(&r.sessions[0]), ["AssumeRoleWithSAML"]);
+        assert_eq!(r.sessions[0].origin.kind, OriginKind::IdentityCenterUser);
+    }
+
+    #[test]
+    fn two_federated_sign_ins_by_different_sessions_stay_ambiguous() {
+        // Two people federate into one role with the same session name in the same second and
+        // both sign in to the console: a console key of that ARN and time could be either's.
+        let at = "2024-05-01T10:00:00Z";
+        let mut rows = Vec::new();
+        for (n, who) in [(1, "jdoe@example.com"), (2, "rroe@example.com")] {
+            let mut fed = saml(
+                &format!("saml{n}"),
+                at,
+                &role(A, "Console"),
+                "console",
+                &format!("ASIASAML{n}"),
+            );
+            fed["userIdentity"]["userName"] = json!(who);
+            fed["responseElements"]["subject"] = json!(who);
+            rows.push(fed);
+            rows.push(console_login(
+                &format!("login{n}"),
+                "2024-05-01T10:00:01Z",
+                role_session(A, "Console", "console", Some(&format!("ASIASAML{n}")), at),
+            ));
+        }
+        rows.push(console_call(
+            "c1",
+            "2024-05-01T10:03:00Z",
+            role_session(A, "Console", "console", Some("ASIACONX"), at),
+        ));
+        let c = chain_of(&lookup(&rows), "ASIACONX");
+        assert_eq!(c.chain.len(), 1);
+        let h = &c.chain[0];
+        assert_eq!(h.confidence, Confidence::Unknown);
+        let open: Vec<&str> = h
+            .candidates
+            .iter()
+            .filter(|x| x.why_rejected_or_open.contains("callers differ"))
+            .map(|x| x.event_id.as_str())
+            .collect();
+        assert_eq!(open, ["login1", "login2"]);
+        assert_eq!(c.origin.kind, OriginKind::Unknown);
+        assert!(c.notes.iter().any(|n| n.contains("ambiguous")));
+
+        // Without the second sign-in, the second federation still fits on its own (its
+        // sign-in may be missing from the data): still no choice.
+        rows.retain(|r| r["eventID"] != "login2");
+        let c = chain_of(&lookup(&rows), "ASIACONX");
+        let h = &c.chain[0];
+        assert_eq!(h.confidence, Confidence::Unknown);
+        let open: Vec<&str> = h
+            .candidates
+            .iter()
+            .filter(|x| x.why_rejected_or_open.contains("callers differ"))
+            .map(|x| x.event_id.as_str())
+            .collect();
+        assert_eq!(open, ["saml2", "login1"]);
+
+        // With one federation and its sign-in, the chain goes through both.
+        rows.retain(|r| r["eventID"] != "saml2");
+        let c = chain_of(&lookup(&rows), "ASIACONX");
+        let ids: Vec<_> = c.chain.iter().map(|h| h.event_id.as_deref()).collect();
+        assert_eq!(ids, [Some("saml1"), Some("login1")]);
+        assert_eq!(c.origin.kind, OriginKind::SAMLUser);
+        assert_eq!(c.origin.identifier, "jdoe@example.com");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Body {
     pub origins: Origins,
 }
 
+/// A section to build: role, ARN, creation date and the session's rows.
+type Planned = (String, Option<String>, Option<i64>, Vec<SessionKey>);
+
 /// Everything `investigate` needs besides the store.
 pub struct Options<'a> {
     pub window: Option<Window>,
@@ -110,7 +113,7 @@ pub fn investigate<L: EventLookup>(
 ) -> Result<Investigation, L::Error> {
     let known = lookup.known_accounts()?;
     let mut seen: BTreeSet<SessionKey> = BTreeSet::new();
-    let mut planned: Vec<(String, Option<String>, Option<i64>, Vec<SessionKey>)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
     let mut plan =
         |role: &str, arn: Option<String>, creation: Option<i64>, rows: Vec<SessionKey>| {
             let fresh: Vec<SessionKey> = rows

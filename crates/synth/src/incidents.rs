@@ -1227,7 +1227,7 @@ fn ec2_credentials_exfiltration(w: &World, seed: u64, anchor: i64) -> Incident {
     let instance_ip = aws_ip(&mut sc.rng, HOME);
     let reports = prod.buckets[2].clone();
     let scope = Scope::Ec2 {
-        instance_arn: instance_arn.clone(),
+        instance_arn,
         delivery: "2.0",
     };
 
@@ -1420,7 +1420,7 @@ fn ec2_credentials_exfiltration(w: &World, seed: u64, anchor: i64) -> Incident {
     );
     let origin = Origin {
         kind: "EC2Instance".into(),
-        identifier: instance_arn,
+        identifier: instance.clone(),
         account: prod.id.clone(),
         evidence_event_ids: vec![ids1.caller.clone().expect("service copy")],
     };
@@ -1961,7 +1961,7 @@ fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64) -> Inciden
         invoked_internally: false,
     });
     let cred = Cred::role(&role, func, t0).with_scope(Scope::Lambda {
-        function_arn: fn_arn.clone(),
+        function_arn: fn_arn,
     });
     let lambda_ips: Vec<String> = (0..3).map(|_| aws_ip(&mut sc.rng, HOME)).collect();
     let mut own = Sess::new(w, cred.clone(), PROD, &key, &lambda_ips[0], UA_LAMBDA_PY);
@@ -2073,8 +2073,8 @@ fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64) -> Inciden
         prod.id
     );
     let origin = Origin {
-        kind: "AWSService".into(),
-        identifier: fn_arn,
+        kind: "LambdaFunction".into(),
+        identifier: func.to_string(),
         account: prod.id.clone(),
         evidence_event_ids: vec![ids.caller.clone().expect("service copy")],
     };

@@ -49,14 +49,21 @@
 //!
 //! The attacker's events are, for every incident, the records whose `userIdentity`
 //! matches one of `sessions` (`accessKeyId` in `access_key_ids`, same `arn`, same
-//! `sessionContext.attributes.creationDate`, or none for long-term keys) **and** whose
+//! `sessionContext.attributes.creationDate`, or none for long-term keys; a record logged
+//! without a key, such as a console SwitchRole, belongs to the session whose `arn` and
+//! creationDate it carries) **and** whose
 //! `sourceIPAddress` is in `source_ips` ([`GroundTruth::selects`]). The address condition
 //! only matters where the same session is also used legitimately (a leaked user key, the
 //! exfiltrated instance and Lambda credentials). Issuing events count where they are
 //! signed by an attacker session (the caller's copy of an AssumeRole, a ConsoleLogin with
 //! the SAML key); the role owner's `AWSAccount` copies carry no key and never count.
 //! `api_counts`, `source_ips`, `denied_targets` and `attacker_event_count` are computed
-//! by applying that rule to the written records. `chain` is ordered from the origin to
+//! by applying that rule to the written records. `origin.kind` is one of `IAMUser`,
+//! `Root`, `SAMLUser`, `WebIdentityUser`, `IdentityCenterUser`, `FederatedUser`,
+//! `AWSService`, `EC2Instance`, `LambdaFunction` and `AWSAccount` (a principal of an
+//! account outside the data); `origin.identifier` is the user's or root's ARN, the SAML or
+//! token subject, the Identity Center user name, the service name, the instance id
+//! (`i-…`) or the function name accordingly. `chain` is ordered from the origin to
 //! the subject; `caller_arn` is null for callers without an ARN (SAML, web identity, AWS
 //! services), `issued_access_key_id` is null for console hand-overs (ConsoleLogin,
 //! SwitchRole), whose sessions sign with keys minted by the console. `denied_targets`

@@ -20,9 +20,13 @@ pub struct Subject {
 /// Where the attack chain starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
-    /// `IAMUser`, `IdentityCenterUser`, `WebIdentityUser`, `EC2Instance`, `AWSService`, ...
+    /// `IAMUser`, `Root`, `SAMLUser`, `WebIdentityUser`, `IdentityCenterUser`,
+    /// `FederatedUser`, `AWSService`, `EC2Instance`, `LambdaFunction`, `AWSAccount`.
     pub kind: String,
-    /// ARN, user name, e-mail, instance ARN or token subject, depending on `kind`.
+    /// Depends on `kind`: the ARN of an IAM user or root, the SAML subject, the token
+    /// subject, the Identity Center user name (e-mail), the federated user ARN, the service
+    /// name, the instance id (`i-…`) of an EC2 instance, the function name of a Lambda
+    /// function, the principal id of a foreign principal.
     pub identifier: String,
     /// Account of the origin principal.
     pub account: String,
@@ -153,16 +157,22 @@ pub(crate) struct SessionKey {
     pub creation: Option<String>,
 }
 
+/// A record belongs to a session when it carries one of its keys, its ARN and its
+/// creationDate; records logged without a key (the console's own sign-in records, such as
+/// SwitchRole) belong to the session whose ARN and creationDate they carry.
 fn identity_matches(record: &Value, keys: &[String], arn: &str, creation: Option<&str>) -> bool {
     let ui = &record["userIdentity"];
-    let Some(key) = ui["accessKeyId"].as_str() else {
-        return false;
-    };
-    if !keys.iter().any(|k| k == key) || ui["arn"].as_str() != Some(arn) {
+    if ui["arn"].as_str() != Some(arn) {
         return false;
     }
     let cd = ui["sessionContext"]["attributes"]["creationDate"].as_str();
-    cd == creation
+    if cd != creation {
+        return false;
+    }
+    match ui["accessKeyId"].as_str().filter(|k| !k.is_empty()) {
+        Some(key) => keys.iter().any(|k| k == key),
+        None => creation.is_some(),
+    }
 }
 
 impl GroundTruth {
