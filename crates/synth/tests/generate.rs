@@ -235,12 +235,16 @@ fn selected(t: &GroundTruth, r: &Value) -> Option<usize> {
         return None;
     }
     let ui = &r["userIdentity"];
-    let key = ui["accessKeyId"].as_str()?;
+    let key = ui["accessKeyId"].as_str().filter(|k| !k.is_empty());
     let cd = ui["sessionContext"]["attributes"]["creationDate"].as_str();
     t.sessions.iter().position(|s| {
-        s.access_key_ids.iter().any(|k| k == key)
-            && ui["arn"].as_str() == Some(s.arn.as_str())
-            && cd == s.creation_date.as_deref()
+        // Keyless records (console sign-ins) belong to the session with their ARN and
+        // creationDate; long-term key sessions have no creationDate and need the key.
+        let key_ok = match key {
+            Some(k) => s.access_key_ids.iter().any(|x| x == k),
+            None => s.creation_date.is_some(),
+        };
+        key_ok && ui["arn"].as_str() == Some(s.arn.as_str()) && cd == s.creation_date.as_deref()
     })
 }
 
