@@ -125,7 +125,7 @@ fn register<T: Table>(
     }
     let urls = files
         .iter()
-        .map(|f| ListingTableUrl::parse(f))
+        .map(ListingTableUrl::parse)
         .collect::<Result<Vec<_>, _>>()?;
     let opts =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
