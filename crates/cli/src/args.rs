@@ -152,6 +152,8 @@ pub enum ReportFormat {
     Json,
     /// Markdown, for a ticket (what, where, investigate).
     Markdown,
+    /// One self-contained HTML file (investigate).
+    Html,
     /// The activity rows (what, investigate).
     Csv,
 }
@@ -186,6 +188,9 @@ pub struct SubjectArgs {
 pub struct WhoArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
+    /// Also write the report as one self-contained HTML file (investigate).
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -103,6 +103,19 @@ impl Engine {
         })
     }
 
+    /// Events by id (bounded IN-lists, so each list can use the bloom filters).
+    pub fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Event>, EngineError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(256) {
+            let list: Vec<String> = chunk.iter().map(|i| lit(i)).collect();
+            out.extend(self.select::<Event>(&format!(
+                "SELECT * FROM events WHERE event_id IN ({})",
+                list.join(",")
+            ))?);
+        }
+        Ok(out)
+    }
+
     /// Runs SQL and reads the result as rows of a store table.
     pub fn select<T: Table>(&self, sql: &str) -> Result<Vec<T>, EngineError> {
         let mut out = Vec::new();

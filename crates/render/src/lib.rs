@@ -4,6 +4,7 @@
 //! a terminal (no escape sequences, no cursor movement, no bidirectional overrides);
 //! the HTML renderer escapes for HTML in the same spirit.
 
+pub mod html;
 pub mod investigate;
 pub mod sessions;
 pub mod who;

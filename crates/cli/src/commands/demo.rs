@@ -23,6 +23,11 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         }
     };
     let trail = dir.join("trail");
+    // The report outlives a temporary demo directory.
+    let report = match &a.dir {
+        Some(d) => d.join("report.html"),
+        None => std::env::temp_dir().join("backtrail-demo-report.html"),
+    };
     let store = dir.join("store");
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -73,10 +78,12 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
                 },
                 format: crate::args::ReportFormat::Text,
             },
+            html: Some(report.clone()),
         },
         crate::commands::investigate::Kind::All,
     )?;
     let mut out = std::io::stdout().lock();
+    writeln!(out, "\nHTML report: {}", report.display())?;
     writeln!(
         out,
         "\nstore kept in {}",

@@ -73,10 +73,10 @@ pub fn who(a: WhoArgs) -> Result<(), CliError> {
             writeln!(out)?;
         }
         ReportFormat::Text => write!(out, "{}", backtrail_render::who::render(&report))?,
-        ReportFormat::Markdown | ReportFormat::Csv => {
+        ReportFormat::Markdown | ReportFormat::Csv | ReportFormat::Html => {
             return Err(CliError::new(
                 ExitStatus::Usage,
-                "who prints text or json; use investigate for markdown or csv",
+                "who prints text or json; use investigate for markdown, csv or html",
             ));
         }
     }
@@ -150,8 +150,48 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
         ReportFormat::Text => write!(out, "{}", render(&inv, parts, terminal_width()))?,
         ReportFormat::Markdown => write!(out, "{}", markdown(&inv))?,
         ReportFormat::Csv => write!(out, "{}", csv(&inv))?,
+        ReportFormat::Html => write!(out, "{}", html(&engine, &inv)?)?,
+    }
+    if let Some(path) = &a.html {
+        std::fs::write(path, html(&engine, &inv)?)
+            .map_err(|e| CliError::new(ExitStatus::Failure, format!("{}: {e}", path.display())))?;
+        eprintln!("report written to {}", path.display());
     }
     Ok(())
+}
+
+/// Sample event ids per activity row in the HTML report's evidence.
+const EVIDENCE_PER_ROW: usize = 5;
+
+/// The HTML report with a bounded sample of evidence: every hop's events and a few sample
+/// events per API row, so that a huge session still gives a small file.
+fn html(
+    engine: &Engine,
+    inv: &backtrail_analysis::investigate::Investigation,
+) -> Result<String, CliError> {
+    let mut ids = std::collections::BTreeSet::new();
+    for s in &inv.who.sessions {
+        for h in &s.chain {
+            ids.extend(h.event_id.iter().cloned());
+            ids.extend(h.other_event_ids.iter().cloned());
+        }
+        ids.extend(s.origin.evidence_event_ids.iter().cloned());
+    }
+    for s in &inv.sessions {
+        for r in &s.body.activity.rows {
+            ids.extend(r.sample_event_ids.iter().take(EVIDENCE_PER_ROW).cloned());
+        }
+        for f in &s.body.origins.flags {
+            ids.extend(f.evidence_event_ids.iter().cloned());
+        }
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    let evidence = engine
+        .events_by_ids(&ids)?
+        .iter()
+        .map(|e| (e.event_id.clone(), backtrail_normalize::to_json(e)))
+        .collect();
+    Ok(backtrail_render::html::render(inv, &evidence))
 }
 
 /// `sessions`: every session in the window, riskiest first.
