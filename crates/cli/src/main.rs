@@ -9,6 +9,12 @@ mod commands;
 mod terminal;
 
 use clap::Parser;
+
+/// Ingest allocates small strings on worker threads and frees them on the writer thread;
+/// glibc's allocator spent more time on those cross-thread frees than the writer spent on
+/// its work (docs/benchmarks.md), mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Exit codes, stable for scripts.

@@ -1,7 +1,7 @@
 //! The derived rows built at ingest: credential issuances and per-session aggregates.
 
 use backtrail_model::time::{parse_expiration, parse_iso};
-use backtrail_model::{Event, Issuance, SessionKey, SessionSummary};
+use backtrail_model::{Event, Issuance, SessionSummary};
 use sonic_rs::{JsonValueTrait, LazyValue};
 use std::collections::{BTreeSet, HashMap};
 
@@ -219,13 +219,36 @@ fn user_arn(ev: &Event, name: Option<&str>) -> Option<String> {
 pub const SESSION_LIST_CAP: usize = 64;
 
 /// Builds session rows from events, one per (access key, ARN, creation date).
+///
+/// Rows are found by a 128-bit hash of the key so that counting an event allocates
+/// nothing (the ingest writer calls this for every event).
 #[derive(Debug, Default)]
 pub struct SessionAggregator {
-    map: HashMap<SessionKey, SessionSummary>,
+    map: HashMap<u128, SessionSummary>,
+}
+
+fn key_hash(key: Option<&str>, arn: Option<&str>, creation: Option<i64>) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [key, arn] {
+        match part {
+            Some(s) => {
+                h.update(&[1]);
+                h.update(s.as_bytes());
+                h.update(&[0]);
+            }
+            None => h.update(&[2]),
+        }
+    }
+    match creation {
+        Some(c) => h.update(&c.to_le_bytes()),
+        None => h.update(&[3]),
+    }
+    h.digest128()
 }
 
 fn push_capped(list: &mut Vec<String>, v: &Option<String>) {
     if let Some(v) = v
+        && list.last() != Some(v)
         && list.len() < SESSION_LIST_CAP
         && !list.iter().any(|x| x == v)
     {
@@ -236,27 +259,26 @@ fn push_capped(list: &mut Vec<String>, v: &Option<String>) {
 impl SessionAggregator {
     /// Counts one event.
     pub fn add(&mut self, ev: &Event) {
-        let key = ev.session_key();
-        if key.access_key_id.is_none() && key.arn.is_none() {
+        let id = &ev.identity;
+        let key = id.access_key_id.as_deref().filter(|k| !k.is_empty());
+        let arn = id.arn.as_deref();
+        if key.is_none() && arn.is_none() {
             return;
         }
-        let id = &ev.identity;
-        let s = self
-            .map
-            .entry(key.clone())
-            .or_insert_with(|| SessionSummary {
-                access_key_id: key.access_key_id.clone(),
-                arn: key.arn.clone(),
-                creation_date: key.creation_date,
-                identity_type: id.kind.clone(),
-                principal_id: id.principal_id.clone(),
-                account_id: id.account_id.clone(),
-                user_name: id.user_name.clone(),
-                issuer_arn: id.issuer_arn.clone(),
-                first_seen: ev.event_time,
-                last_seen: ev.event_time,
-                ..Default::default()
-            });
+        let h = key_hash(key, arn, id.session_creation_date);
+        let s = self.map.entry(h).or_insert_with(|| SessionSummary {
+            access_key_id: key.map(str::to_string),
+            arn: id.arn.clone(),
+            creation_date: id.session_creation_date,
+            identity_type: id.kind.clone(),
+            principal_id: id.principal_id.clone(),
+            account_id: id.account_id.clone(),
+            user_name: id.user_name.clone(),
+            issuer_arn: id.issuer_arn.clone(),
+            first_seen: ev.event_time,
+            last_seen: ev.event_time,
+            ..Default::default()
+        });
         s.first_seen = s.first_seen.min(ev.event_time);
         s.last_seen = s.last_seen.max(ev.event_time);
         s.events += 1;
@@ -273,10 +295,14 @@ impl SessionAggregator {
 
     /// Folds in a row built elsewhere (another segment of the store).
     pub fn merge(&mut self, row: SessionSummary) {
-        let key = row.key();
-        match self.map.get_mut(&key) {
+        let h = key_hash(
+            row.access_key_id.as_deref(),
+            row.arn.as_deref(),
+            row.creation_date,
+        );
+        match self.map.get_mut(&h) {
             None => {
-                self.map.insert(key, row);
+                self.map.insert(h, row);
             }
             Some(s) => {
                 s.first_seen = s.first_seen.min(row.first_seen);

@@ -140,11 +140,15 @@ impl Store {
 pub fn parquet_props(row_group_rows: usize, events: bool) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
+            ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows));
     if events {
+        // Unique per row: a dictionary would only be built to be thrown away.
+        for c in ["event_id", "request_id", "shared_event_id"] {
+            b = b.set_column_dictionary_enabled(c.into(), false);
+        }
         for c in BLOOM_COLUMNS {
             b = b
                 .set_column_bloom_filter_enabled(c.into(), true)
