@@ -1,20 +1,10 @@
 //! The binary end to end: ingest real and generated data, query, show, exit codes.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn realdata() -> PathBuf {
-    std::env::var_os("BACKTRAIL_REALDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
-}
-
-fn bt() -> Command {
-    let mut c = Command::cargo_bin("backtrail").unwrap();
-    c.env_remove("BACKTRAIL_STORE").env("NO_COLOR", "1");
-    c
-}
+mod common;
+use common::{bt, realdata};
 
 fn ingest_json(store: &Path, sources: &[&Path]) -> serde_json::Value {
     let mut c = bt();

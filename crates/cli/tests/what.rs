@@ -2,44 +2,16 @@
 //! attacker's sessions equal the ground truth, decoys are not counted, and the VPC endpoint
 //! case is flagged.
 
-use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    trail: PathBuf,
-    store: PathBuf,
-}
-
-fn bt() -> Command {
-    let mut c = Command::cargo_bin("backtrail").unwrap();
-    c.env_remove("BACKTRAIL_STORE").env("NO_COLOR", "1");
-    c
-}
+mod common;
+use common::{Fixture, bt};
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let trail = dir.path().join("trail");
-        let store = dir.path().join("store");
-        bt().args(["synth", "--events", "4000", "--seed", "5", "--out"])
-            .arg(&trail)
-            .assert()
-            .success();
-        bt().args(["ingest", "--store"])
-            .arg(&store)
-            .arg(trail.join("AWSLogs"))
-            .assert()
-            .success();
-        Fixture {
-            _dir: dir,
-            trail,
-            store,
-        }
-    })
+    F.get_or_init(|| Fixture::new(4000, 5))
 }
 
 fn json(path: PathBuf) -> serde_json::Value {
@@ -47,17 +19,7 @@ fn json(path: PathBuf) -> serde_json::Value {
 }
 
 fn investigate(f: &Fixture, incident: &str) -> serde_json::Value {
-    let out = bt()
-        .args(["investigate", "--format", "json", "--store"])
-        .arg(&f.store)
-        .arg("--finding")
-        .arg(f.trail.join(format!("findings/{incident}.json")))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
+    f.report("investigate", incident)
 }
 
 type Counts = BTreeMap<(String, String), (u64, u64, u64)>;

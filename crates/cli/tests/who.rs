@@ -1,44 +1,16 @@
 //! `who` on generated trails with known ground truth: every planted incident leads back to
 //! its true origin through the true issuing events, and decoys are never followed.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    trail: PathBuf,
-    store: PathBuf,
-}
+mod common;
+use common::{Fixture, bt};
 
 /// One generated and ingested trail shared by the tests of this file.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let trail = dir.path().join("trail");
-        let store = dir.path().join("store");
-        bt().args(["synth", "--events", "4000", "--seed", "11", "--out"])
-            .arg(&trail)
-            .assert()
-            .success();
-        bt().args(["ingest", "--store"])
-            .arg(&store)
-            .arg(trail.join("AWSLogs"))
-            .assert()
-            .success();
-        Fixture {
-            _dir: dir,
-            trail,
-            store,
-        }
-    })
-}
-
-fn bt() -> Command {
-    let mut c = Command::cargo_bin("backtrail").unwrap();
-    c.env_remove("BACKTRAIL_STORE").env("NO_COLOR", "1");
-    c
+    F.get_or_init(|| Fixture::new(4000, 11))
 }
 
 fn incidents(trail: &Path) -> Vec<String> {
@@ -63,24 +35,11 @@ fn incidents(trail: &Path) -> Vec<String> {
 }
 
 fn who_json(f: &Fixture, incident: &str) -> serde_json::Value {
-    let out = bt()
-        .args(["who", "--format", "json", "--store"])
-        .arg(&f.store)
-        .arg("--finding")
-        .arg(f.trail.join(format!("findings/{incident}.json")))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    serde_json::from_slice(&out).unwrap()
+    f.report("who", incident)
 }
 
 fn truth(f: &Fixture, incident: &str) -> serde_json::Value {
-    serde_json::from_slice(
-        &std::fs::read(f.trail.join(format!("ground-truth/{incident}.json"))).unwrap(),
-    )
-    .unwrap()
+    f.json(&format!("ground-truth/{incident}.json"))
 }
 
 #[test]

@@ -1,0 +1,76 @@
+//! Helpers shared by the binary's integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// ../shared/realdata beside the project root (or `BACKTRAIL_REALDATA`).
+pub fn realdata() -> PathBuf {
+    std::env::var_os("BACKTRAIL_REALDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
+}
+
+/// The binary, with a clean environment.
+pub fn bt() -> Command {
+    let mut c = Command::cargo_bin("backtrail").unwrap();
+    c.env_remove("BACKTRAIL_STORE").env("NO_COLOR", "1");
+    c
+}
+
+/// A generated trail and its ingested store.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub trail: PathBuf,
+    pub store: PathBuf,
+}
+
+impl Fixture {
+    /// Generates `events` events with `seed` and ingests them.
+    pub fn new(events: u64, seed: u64) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let trail = dir.path().join("trail");
+        let store = dir.path().join("store");
+        bt().args([
+            "synth",
+            "--events",
+            &events.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(&trail)
+        .assert()
+        .success();
+        bt().args(["ingest", "--store"])
+            .arg(&store)
+            .arg(trail.join("AWSLogs"))
+            .assert()
+            .success();
+        Fixture {
+            _dir: dir,
+            trail,
+            store,
+        }
+    }
+
+    /// A ground-truth or finding file of the trail, parsed.
+    pub fn json(&self, relative: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.trail.join(relative)).unwrap()).unwrap()
+    }
+
+    /// Runs a report command on an incident's finding and parses its JSON.
+    pub fn report(&self, command: &str, incident: &str) -> serde_json::Value {
+        let out = bt()
+            .args([command, "--format", "json", "--store"])
+            .arg(&self.store)
+            .arg("--finding")
+            .arg(self.trail.join(format!("findings/{incident}.json")))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    }
+}
