@@ -155,6 +155,10 @@ const EVENT_KEYS: &[&str] = &[
     "CloudTrailEvent",
     "EventId",
     "@timestamp",
+    "detail-type",
+    "eventtime",
+    "eventname",
+    "useridentity",
 ];
 
 /// Reads decompressed content.

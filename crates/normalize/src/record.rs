@@ -26,8 +26,8 @@ pub enum RecordError {
 }
 
 /// Top-level fields that have a column.
-#[derive(Clone, Copy)]
-enum Top {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Top {
     EventVersion,
     UserIdentity,
     EventTime,
@@ -57,38 +57,52 @@ enum Top {
     SessionCredentialFromConsole,
 }
 
-fn top_field(k: &str) -> Option<Top> {
-    use Top::*;
-    Some(match k {
-        "eventVersion" => EventVersion,
-        "userIdentity" => UserIdentity,
-        "eventTime" => EventTime,
-        "eventSource" => EventSource,
-        "eventName" => EventName,
-        "awsRegion" => AwsRegion,
-        "sourceIPAddress" => SourceIp,
-        "userAgent" => UserAgent,
-        "errorCode" => ErrorCode,
-        "errorMessage" => ErrorMessage,
-        "requestParameters" => RequestParameters,
-        "responseElements" => ResponseElements,
-        "additionalEventData" => AdditionalEventData,
-        "requestID" => RequestId,
-        "eventID" => EventId,
-        "readOnly" => ReadOnly,
-        "resources" => Resources,
-        "eventType" => EventType,
-        "managementEvent" => ManagementEvent,
-        "recipientAccountId" => RecipientAccountId,
-        "sharedEventID" => SharedEventId,
-        "vpcEndpointId" => VpcEndpointId,
-        "vpcEndpointAccountId" => VpcEndpointAccountId,
-        "serviceEventDetails" => ServiceEventDetails,
-        "eventCategory" => EventCategory,
-        "tlsDetails" => TlsDetails,
-        "sessionCredentialFromConsole" => SessionCredentialFromConsole,
-        _ => return None,
-    })
+/// The top-level fields that have a column, by their CloudTrail name.
+const TOP_FIELDS: &[(&str, Top)] = &[
+    ("eventVersion", Top::EventVersion),
+    ("userIdentity", Top::UserIdentity),
+    ("eventTime", Top::EventTime),
+    ("eventSource", Top::EventSource),
+    ("eventName", Top::EventName),
+    ("awsRegion", Top::AwsRegion),
+    ("sourceIPAddress", Top::SourceIp),
+    ("userAgent", Top::UserAgent),
+    ("errorCode", Top::ErrorCode),
+    ("errorMessage", Top::ErrorMessage),
+    ("requestParameters", Top::RequestParameters),
+    ("responseElements", Top::ResponseElements),
+    ("additionalEventData", Top::AdditionalEventData),
+    ("requestID", Top::RequestId),
+    ("eventID", Top::EventId),
+    ("readOnly", Top::ReadOnly),
+    ("resources", Top::Resources),
+    ("eventType", Top::EventType),
+    ("managementEvent", Top::ManagementEvent),
+    ("recipientAccountId", Top::RecipientAccountId),
+    ("sharedEventID", Top::SharedEventId),
+    ("vpcEndpointId", Top::VpcEndpointId),
+    ("vpcEndpointAccountId", Top::VpcEndpointAccountId),
+    ("serviceEventDetails", Top::ServiceEventDetails),
+    ("eventCategory", Top::EventCategory),
+    ("tlsDetails", Top::TlsDetails),
+    (
+        "sessionCredentialFromConsole",
+        Top::SessionCredentialFromConsole,
+    ),
+];
+
+/// The column of a top-level key. Exact names first; then any case, because Athena and
+/// other SQL exports lower-case every column name (`eventtime`, `useridentity`).
+pub(crate) fn top_field(k: &str) -> Option<Top> {
+    TOP_FIELDS
+        .iter()
+        .find(|(name, _)| *name == k)
+        .or_else(|| {
+            TOP_FIELDS
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(k))
+        })
+        .map(|(_, t)| *t)
 }
 
 /// Collects fields kept verbatim (`extra`) as a JSON object text.
@@ -173,6 +187,8 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     let mut time_raw: Option<String> = None;
     let mut event_id_seen = false;
     let mut lookup_inner: Option<String> = None;
+    // EventBridge delivers CloudTrail events as `{"detail-type": ..., "detail": EVENT}`.
+    let mut eventbridge_detail: Option<String> = None;
     let mut event_source: Option<String> = None;
     let mut event_name: Option<String> = None;
     for item in sonic_rs::to_object_iter(text) {
@@ -186,6 +202,9 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         let Some(field) = top_field(key) else {
             if key == "CloudTrailEvent" {
                 lookup_inner = Some(val.as_str().ok_or(RecordError::BadLookupRow)?.to_string());
+            }
+            if key == "detail" && val.get_type() == JsonType::Object {
+                eventbridge_detail = Some(raw.to_string());
             }
             extra.push(key, raw);
             continue;
@@ -301,6 +320,13 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         }
         return parse_object(inner_trim, depth + 1);
     }
+    if let Some(detail) = eventbridge_detail
+        && time_raw.is_none()
+        && event_name.is_none()
+        && depth == 0
+    {
+        return parse_object(&detail, depth + 1);
+    }
     ev.event_source = event_source.unwrap_or_default();
     ev.event_name = event_name.unwrap_or_default();
     let extra_keys = std::mem::take(&mut extra.keys);
@@ -372,7 +398,7 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
     let mut id = Identity::default();
     for item in sonic_rs::to_object_iter(raw) {
         let (k, v) = item.map_err(|e| RecordError::InvalidJson(short_err(&e.to_string())))?;
-        match &*k {
+        match canon(&k, IDENTITY_KEYS) {
             "type" => id.kind = lazy_str(&v),
             "principalId" => id.principal_id = lazy_str(&v),
             "arn" => id.arn = lazy_str(&v),
@@ -393,7 +419,7 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
             "sessionContext" if v.get_type() == JsonType::Object => {
                 for item in sonic_rs::to_object_iter(v.as_raw_str()) {
                     let Ok((k2, v2)) = item else { break };
-                    match &*k2 {
+                    match canon(&k2, CONTEXT_KEYS) {
                         "sessionIssuer" => {
                             id.issuer_type = get_str(&v2, "type");
                             id.issuer_principal_id = get_str(&v2, "principalId");
@@ -419,8 +445,49 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
     Ok(id)
 }
 
+/// `key` of the object `v`, in any case (exports lower-case nested names too).
 fn get_str(v: &LazyValue<'_>, key: &str) -> Option<String> {
-    v.get(key).and_then(|x| x.as_str().map(str::to_string))
+    if let Some(x) = v.get(key) {
+        return x.as_str().map(str::to_string);
+    }
+    sonic_rs::to_object_iter(v.as_raw_str())
+        .filter_map(Result::ok)
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .and_then(|(_, x)| x.as_str().map(str::to_string))
+}
+
+const IDENTITY_KEYS: &[&str] = &[
+    "type",
+    "principalId",
+    "arn",
+    "accountId",
+    "accessKeyId",
+    "userName",
+    "invokedBy",
+    "identityProvider",
+    "credentialId",
+    "onBehalfOf",
+    "inScopeOf",
+    "sessionContext",
+];
+
+const CONTEXT_KEYS: &[&str] = &[
+    "sessionIssuer",
+    "attributes",
+    "sourceIdentity",
+    "ec2RoleDelivery",
+];
+
+/// The CloudTrail spelling of `k` among `names`, matched in any case; `k` itself if none.
+fn canon<'a>(k: &'a str, names: &'a [&'a str]) -> &'a str {
+    if names.contains(&k) {
+        return k;
+    }
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(k))
+        .copied()
+        .unwrap_or(k)
 }
 
 fn short_err(s: &str) -> String {
