@@ -191,6 +191,10 @@ pub struct WhoArgs {
     /// Also write the report as one self-contained HTML file (investigate).
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// MaxMind-format databases (GeoLite2/GeoIP2 Country or City, ASN) for the country
+    /// and network of public source addresses (repeatable).
+    #[arg(long)]
+    pub geoip: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -231,3 +231,19 @@ fn markdown_and_csv_render() {
         .success()
         .stdout(predicates::str::contains("riskiest first"));
 }
+
+#[test]
+fn a_damaged_geoip_database_is_an_input_error() {
+    let f = fixture();
+    let db = f.trail.join("../not-a-geoip.mmdb");
+    std::fs::write(&db, b"not a maxmind database").unwrap();
+    bt().args(["where", "--store"])
+        .arg(&f.store)
+        .arg("--finding")
+        .arg(f.trail.join("findings/leaked-iam-key.json"))
+        .arg("--geoip")
+        .arg(&db)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("not-a-geoip.mmdb"));
+}

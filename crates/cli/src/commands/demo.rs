@@ -79,6 +79,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
                 format: crate::args::ReportFormat::Text,
             },
             html: Some(report.clone()),
+            geoip: Vec::new(),
         },
         crate::commands::investigate::Kind::All,
     )?;
