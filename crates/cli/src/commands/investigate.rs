@@ -117,13 +117,21 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
             format!("no session in the store matches {}", who.subject),
         ));
     }
+    let geo = a
+        .geoip
+        .iter()
+        .map(|p| {
+            backtrail_analysis::origin::MaxMindDb::open(p)
+                .map_err(|e| CliError::new(ExitStatus::Input, format!("{}: {e}", p.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let opts = Options {
         window: if a.subject.finding.is_some() {
             None
         } else {
             window(&a.subject)?
         },
-        geo: None,
+        geo: (!geo.is_empty()).then_some(&geo as &dyn backtrail_analysis::origin::GeoLookup),
         include_chain: kind == Kind::All,
     };
     let inv = investigate(&engine, who, &opts)?;
