@@ -129,14 +129,16 @@ pub fn print_summary(out: &mut dyn Write, s: &IngestSummary, store: &Path) -> Re
         s.seconds,
         s.records_seen as f64 / s.seconds.max(1e-6)
     )?;
-    for sk in s.skipped.iter().take(SHOWN_REJECTS) {
-        writeln!(out, "skipped  {}: {}", clean(&sk.file), clean(&sk.reason))?;
+    // Skipped files are expected (digests, Insights): counted by reason, listed in --json.
+    let mut reasons: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for sk in &s.skipped {
+        *reasons.entry(sk.reason.as_str()).or_default() += 1;
     }
-    if s.skipped.len() > SHOWN_REJECTS {
+    for (reason, n) in reasons {
         writeln!(
             out,
-            "skipped  ... and {} more (see --json)",
-            s.skipped.len() - SHOWN_REJECTS
+            "skipped  {n} file(s): {} (see --json for the list)",
+            clean(reason)
         )?;
     }
     for r in s.rejects.iter().take(SHOWN_REJECTS) {
