@@ -23,6 +23,9 @@ pub struct Investigation {
     /// The time window the events were restricted to, if any.
     pub window_start: Option<String>,
     pub window_end: Option<String>,
+    /// The source addresses the events were restricted to (empty: all).
+    #[serde(default)]
+    pub source_ip_filter: Vec<String>,
 }
 
 /// What one session did, and from where.
@@ -51,6 +54,10 @@ type Planned = (String, Option<String>, Option<i64>, Vec<SessionKey>);
 /// Everything `investigate` needs besides the store.
 pub struct Options<'a> {
     pub window: Option<Window>,
+    /// Only calls from these source addresses (empty: all). Separates an intruder's calls
+    /// from the owner's when both used the same credentials (a leaked key, exfiltrated
+    /// instance credentials).
+    pub source_ips: Vec<String>,
     pub geo: Option<&'a dyn GeoLookup>,
     /// Whether to add the sessions along the chain (`what`/`where` look at the subject only).
     pub include_chain: bool,
@@ -144,7 +151,13 @@ pub fn investigate<L: EventLookup>(
             }
         }
     }
-    let in_window = |e: &Event| opts.window.is_none_or(|w| w.contains(e.event_time));
+    let in_window = |e: &Event| {
+        opts.window.is_none_or(|w| w.contains(e.event_time))
+            && (opts.source_ips.is_empty()
+                || e.source_ip
+                    .as_ref()
+                    .is_some_and(|ip| opts.source_ips.contains(ip)))
+    };
     let mut all = Vec::new();
     let mut sections = Vec::new();
     for (role, arn, creation, rows) in planned {
@@ -181,5 +194,6 @@ pub fn investigate<L: EventLookup>(
             .window
             .filter(|w| w.end != i64::MAX)
             .map(|w| format_iso(w.end)),
+        source_ip_filter: opts.source_ips.clone(),
     })
 }

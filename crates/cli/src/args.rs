@@ -195,6 +195,10 @@ pub struct WhoArgs {
     /// and network of public source addresses (repeatable).
     #[arg(long)]
     pub geoip: Vec<PathBuf>,
+    /// Only calls from this source address (repeatable): separates an intruder's calls from
+    /// the owner's when both used the same credentials.
+    #[arg(long = "source-ip")]
+    pub source_ips: Vec<String>,
 }
 
 #[derive(Debug, Args)]

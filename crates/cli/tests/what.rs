@@ -136,6 +136,59 @@ fn attacker_activity_matches_the_ground_truth() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Where the owner used the same credentials, the finding's address separates the
+/// intruder's calls: with `--source-ip` (taken from the finding, not the ground truth) the
+/// counts and addresses are exact.
+#[test]
+fn the_findings_address_separates_the_intruder_on_shared_credentials() {
+    let f = fixture();
+    let mut failures = Vec::new();
+    for name in [
+        "leaked-iam-key",
+        "ec2-credentials-exfiltration",
+        "vpc-endpoint-stolen-credentials",
+    ] {
+        let finding = f.json(&format!("findings/{name}.json"));
+        let ip = finding["service"]["action"]["awsApiCallAction"]["remoteIpDetails"]["ipAddressV4"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = bt()
+            .args([
+                "investigate",
+                "--format",
+                "json",
+                "--source-ip",
+                &ip,
+                "--store",
+            ])
+            .arg(&f.store)
+            .arg("--finding")
+            .arg(f.trail.join(format!("findings/{name}.json")))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let inv: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let gt = f.json(&format!("ground-truth/{name}.json"));
+        let (got, ips) = counts_of(&inv, &gt);
+        if got != truth_counts(&gt) {
+            failures.push(format!("{name}: {got:?} != {:?}", truth_counts(&gt)));
+        }
+        let want_ips: Vec<String> = gt["source_ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        if ips != want_ips {
+            failures.push(format!("{name}: source ips {ips:?} != {want_ips:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn shared_credentials_contain_the_attacker_calls() {
     let f = fixture();

@@ -80,6 +80,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
             },
             html: Some(report.clone()),
             geoip: Vec::new(),
+            source_ips: Vec::new(),
         },
         crate::commands::investigate::Kind::All,
     )?;

@@ -132,6 +132,7 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
             window(&a.subject)?
         },
         geo: (!geo.is_empty()).then_some(&geo as &dyn backtrail_analysis::origin::GeoLookup),
+        source_ips: a.source_ips.clone(),
         include_chain: kind == Kind::All,
     };
     let inv = investigate(&engine, who, &opts)?;
