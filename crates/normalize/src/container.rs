@@ -178,13 +178,21 @@ pub fn parse_decoded(b: &[u8]) -> ParsedFile {
             pf.outcome = FileOutcome::Read(Format::Array);
             walk_array(b, i, &mut pf);
         }
-        b'{' => match scan_value(b, i) {
-            Scan::Complete(end) if b.get(skip_ws(b, end)) == Some(&b'{') => {
-                pf.outcome = FileOutcome::Read(Format::JsonLines);
-                walk_sequence(b, i, &mut pf);
+        b'{' => {
+            // `{"Records":[...]}`: walking it finds where it ends, which the test for JSON
+            // Lines below would otherwise scan the whole file for. A walk that is not clean
+            // is thrown away and the file read as before.
+            let k = skip_ws(b, i + 1);
+            if b[k..].starts_with(b"\"Records\"") || b[k..].starts_with(b"\"Events\"") {
+                let mut fast = ParsedFile::new(b.len());
+                if let Some(end) = walk_top_object(b, i, &mut fast)
+                    && b.get(skip_ws(b, end)) != Some(&b'{')
+                {
+                    return fast;
+                }
             }
-            _ => walk_top_object(b, i, &mut pf),
-        },
+            read_top_object(b, i, &mut pf);
+        }
         _ => {
             pf.outcome = FileOutcome::Skipped("not JSON".into());
         }
@@ -192,10 +200,26 @@ pub fn parse_decoded(b: &[u8]) -> ParsedFile {
     pf
 }
 
+/// A file that starts with `{` at `i`: JSON Lines, or one object.
+fn read_top_object(b: &[u8], i: usize, pf: &mut ParsedFile) {
+    match scan_value(b, i) {
+        Scan::Complete(end) if b.get(skip_ws(b, end)) == Some(&b'{') => {
+            pf.outcome = FileOutcome::Read(Format::JsonLines);
+            walk_sequence(b, i, pf);
+        }
+        _ => {
+            walk_top_object(b, i, pf);
+        }
+    }
+}
+
 /// Walks `{ key: value, ... }` at the top of the file, looking for `Records` / `Events`.
-fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
+/// Returns the offset after the closing '}' when the object was well-formed enough that
+/// [`scan_value`] would end it there too: every array of records valid JSON and no damage.
+fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
     let mut i = start + 1;
     let mut found_container = false;
+    let mut clean = true;
     loop {
         i = skip_ws(b, i);
         if i >= b.len() {
@@ -206,7 +230,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
             } else {
                 pf.warn(i, "file ends before the closing '}'".into());
             }
-            return;
+            return None;
         }
         match b[i] {
             b'}' => break,
@@ -223,12 +247,12 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                 } else {
                     pf.warn(i, format!("invalid JSON at byte {i} after the records"));
                 }
-                return;
+                return None;
             }
         }
         let Scan::Complete(kend) = scan_string(b, i) else {
             pf.outcome = FileOutcome::Rejected(format!("truncated JSON at byte {i}"));
-            return;
+            return None;
         };
         let key = &b[i + 1..kend - 1];
         i = skip_ws(b, kend);
@@ -236,7 +260,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
             if !found_container {
                 pf.outcome = FileOutcome::Rejected(format!("invalid JSON at byte {i}"));
             }
-            return;
+            return None;
         }
         i = skip_ws(b, i + 1);
         if !found_container {
@@ -251,14 +275,16 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                     found_container = true;
                     if let Some(reason) = not_cloudtrail_records(b, i) {
                         pf.outcome = FileOutcome::Skipped(reason);
-                        return;
+                        return None;
                     }
-                    match walk_array(b, i, pf) {
+                    let (end, valid) = walk_array_checked(b, i, pf);
+                    clean &= valid;
+                    match end {
                         Some(end) => {
                             i = end;
                             continue;
                         }
-                        None => return,
+                        None => return None,
                     }
                 }
                 b"digestStartTime"
@@ -266,7 +292,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                 | b"digestPublicKeyFingerprint"
                 | b"logFiles" => {
                     pf.outcome = FileOutcome::Skipped("CloudTrail digest file".into());
-                    return;
+                    return None;
                 }
                 k if EVENT_KEYS.iter().any(|e| e.as_bytes() == k) => {
                     // A single event, or a line-oriented file whose first line is damaged.
@@ -275,7 +301,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                     if pf.records_seen() > 1 {
                         pf.outcome = FileOutcome::Read(Format::JsonLines);
                     }
-                    return;
+                    return None;
                 }
                 _ => {}
             }
@@ -291,7 +317,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                         b.len()
                     ));
                 }
-                return;
+                return None;
             }
             Scan::Invalid(p) => {
                 if !found_container {
@@ -299,13 +325,14 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) {
                 } else {
                     pf.warn(p, format!("invalid JSON at byte {p} after the records"));
                 }
-                return;
+                return None;
             }
         }
     }
     if !found_container {
         pf.outcome = FileOutcome::Skipped("JSON object without Records or Events".into());
     }
+    clean.then_some(i + 1)
 }
 
 /// Event notifications (S3, SNS, SQS) and Insights also come as `{"Records":[...]}`;
@@ -339,6 +366,24 @@ fn not_cloudtrail_records(b: &[u8], array_start: usize) -> Option<String> {
 /// Walks the array starting at `b[start] == '['`; returns the offset after it, or None when
 /// the file ended first.
 fn walk_array(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
+    walk_array_checked(b, start, pf).0
+}
+
+/// [`walk_array`], also saying whether the array was valid JSON.
+fn walk_array_checked(b: &[u8], start: usize, pf: &mut ParsedFile) -> (Option<usize>, bool) {
+    // A well-formed array (the usual case) is split by sonic-rs, which validates as it goes;
+    // anything it does not accept is walked by the scanner, which reports the damage.
+    if let Some((spans, end)) = valid_array_spans(b, start) {
+        for (index, (off, len)) in spans.into_iter().enumerate() {
+            pf.record(index as u64, off, &b[off..off + len]);
+        }
+        return (Some(end), true);
+    }
+    (walk_array_scanned(b, start, pf), false)
+}
+
+/// [`walk_array`] by the scanner, which finds and reports damage.
+fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
     let mut i = start + 1;
     let mut index = 0u64;
     let mut missing_commas = 0u64;
@@ -404,6 +449,40 @@ fn walk_array(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
         );
     }
     end
+}
+
+/// When the array at `b[start] == '['` is valid JSON: the (offset, length) of each element
+/// and the offset after the closing ']'. None for anything else, even if only the bytes after
+/// the array are not UTF-8.
+fn valid_array_spans(b: &[u8], start: usize) -> Option<(Vec<(usize, usize)>, usize)> {
+    let base = b.as_ptr() as usize;
+    let mut spans = Vec::new();
+    let mut after = start + 1;
+    let mut iter = sonic_rs::to_array_iter(&b[start..]);
+    loop {
+        // Only objects: sonic-rs validates nested arrays by recursion, so anything else
+        // (a deeply nested array could overflow the stack) is left to the scanner.
+        let mut j = skip_ws(b, after);
+        if b.get(j) == Some(&b',') {
+            j = skip_ws(b, j + 1);
+        }
+        match b.get(j) {
+            Some(b'{') => {}
+            Some(b']') => break,
+            _ => return None,
+        }
+        let val = iter.next()?.ok()?;
+        let raw = val.as_raw_str().as_bytes();
+        // The element must be a view of `b` (it is, for borrowed input); otherwise give up.
+        let off = (raw.as_ptr() as usize).checked_sub(base)?;
+        if off < after || off + raw.len() > b.len() {
+            return None;
+        }
+        spans.push((off, raw.len()));
+        after = off + raw.len();
+    }
+    let j = skip_ws(b, after);
+    (b.get(j) == Some(&b']')).then_some((spans, j + 1))
 }
 
 /// After damage at `p`, the next place where a record plausibly starts: a '{' that opens a
