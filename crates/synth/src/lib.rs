@@ -97,7 +97,6 @@ mod incidents;
 mod output;
 mod record;
 mod rng;
-mod sha256;
 mod time;
 mod truth;
 mod world;

@@ -20,7 +20,6 @@ use serde_json::json;
 
 use crate::SynthError;
 use crate::rng::Rng;
-use crate::sha256::sha256_hex;
 use crate::time::{day_path, digest_stamp, file_stamp, iso};
 use crate::world::{HOME, MGMT, REGIONS, World};
 
@@ -468,4 +467,13 @@ impl Output {
         let (dir, name) = self.key("CloudTrail-Insight", MGMT, HOME, stamp);
         self.write_gz(&dir, &name, doc.to_string().as_bytes())
     }
+}
+
+/// Hex SHA-256, as digest files give the hash of each log file.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
