@@ -276,18 +276,8 @@ impl EventLookup for Engine {
             .next())
     }
     fn known_accounts(&self) -> Result<Vec<String>, EngineError> {
-        let mut v = Vec::new();
-        for b in self.sql(
-            "SELECT DISTINCT account_id FROM sessions WHERE account_id IS NOT NULL ORDER BY 1",
-        )? {
-            let a = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
-                .map_err(|e| EngineError::Query(e.to_string()))?;
-            let s = a
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .expect("cast to Utf8");
-            v.extend(s.iter().flatten().map(str::to_string));
-        }
-        Ok(v)
+        // Recipient accounts, recorded at ingest: the accounts whose trails are stored.
+        // (Caller accounts would include an intruder's own account.)
+        Ok(self.manifest.accounts.iter().cloned().collect())
     }
 }

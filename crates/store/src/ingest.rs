@@ -134,6 +134,7 @@ struct OpenSegment {
     sessions: SessionAggregator,
     rejects: Vec<String>,
     sources: Vec<(String, SourceRecord)>,
+    accounts: std::collections::BTreeSet<String>,
 }
 
 impl Store {
@@ -275,6 +276,7 @@ impl SegmentWriter<'_> {
                 sessions: SessionAggregator::default(),
                 rejects: Vec::new(),
                 sources: Vec::new(),
+                accounts: std::collections::BTreeSet::new(),
             });
         }
         Ok(self.open.as_mut().expect("opened above"))
@@ -392,6 +394,11 @@ impl SegmentWriter<'_> {
             seg.issuances.push(i);
         }
         seg.sessions.add(ev);
+        if let Some(a) = &ev.recipient_account_id
+            && !seg.accounts.contains(a)
+        {
+            seg.accounts.insert(a.clone());
+        }
         self.builder.push(ev);
         if self.builder.len() >= self.opts.row_group_rows || self.builder.bytes() >= ROW_GROUP_BYTES
         {
@@ -482,6 +489,7 @@ impl SegmentWriter<'_> {
             max_time: if seg.rows == 0 { 0 } else { seg.max_time },
             id_days,
         });
+        manifest.accounts.extend(seg.accounts);
         for (k, mut r) in seg.sources {
             r.segment = Some(id);
             manifest.sources.insert(k, r);

@@ -25,6 +25,10 @@ pub struct Manifest {
     pub sessions_upto_segment: Option<u64>,
     /// Every source file ingested, by key, with what became of it.
     pub sources: BTreeMap<String, SourceRecord>,
+    /// Recipient accounts of the stored events: the accounts whose trails the store holds
+    /// (a VPC endpoint owned by none of them is the caller's own).
+    #[serde(default)]
+    pub accounts: std::collections::BTreeSet<String>,
 }
 
 /// One ingest commit: an events file and what was derived from it.

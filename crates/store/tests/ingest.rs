@@ -79,6 +79,9 @@ fn realdata_ingest_adds_up_and_is_idempotent() {
     let m = Store::open(&store).unwrap().manifest().unwrap();
     assert_eq!(m.total_events(), first.stored);
     assert!(m.sessions_current());
+    // The accounts whose trails are stored: recipients, not callers.
+    assert!(m.accounts.contains("123837392027"), "{:?}", m.accounts);
+    assert!(m.accounts.iter().all(|a| !a.is_empty()));
 
     let second = ingest(&store, &[&realdata()], &opts);
     assert_adds_up(&second);
