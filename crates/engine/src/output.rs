@@ -90,7 +90,7 @@ pub fn clean_cell(s: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+        if backtrail_model::text::acts(c) {
             out.push_str(&c.escape_unicode().to_string());
         } else {
             out.push(c);

@@ -12,17 +12,7 @@ pub mod who;
 /// A log value made inert for a terminal: control characters, escape sequences and
 /// bidirectional overrides are shown as `\u{..}` escapes instead of acting.
 pub fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control()
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
-        {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    backtrail_model::text::inert(s)
 }
 
 /// [`text`] of an optional value, `-` when absent.
