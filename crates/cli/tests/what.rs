@@ -99,6 +99,39 @@ const WHOLE_SESSIONS: &[&str] = &[
     "identity-center-console",
 ];
 
+/// Records every per-API count and the source address list that differ from the truth.
+fn compare(
+    name: &str,
+    inv: &serde_json::Value,
+    gt: &serde_json::Value,
+    failures: &mut Vec<String>,
+) {
+    let (got, ips) = counts_of(inv, gt);
+    let want = truth_counts(gt);
+    for k in want
+        .keys()
+        .chain(got.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if got.get(k) != want.get(k) {
+            failures.push(format!(
+                "{name} {k:?}: got {:?} want {:?}",
+                got.get(k),
+                want.get(k)
+            ));
+        }
+    }
+    let want_ips: Vec<String> = gt["source_ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    if ips != want_ips {
+        failures.push(format!("{name}: source ips {ips:?} != {want_ips:?}"));
+    }
+}
+
 #[test]
 fn attacker_activity_matches_the_ground_truth() {
     let f = fixture();
@@ -106,32 +139,7 @@ fn attacker_activity_matches_the_ground_truth() {
     for name in WHOLE_SESSIONS {
         let gt = json(f.trail.join(format!("ground-truth/{name}.json")));
         let inv = investigate(f, name);
-        let (got, ips) = counts_of(&inv, &gt);
-        let want = truth_counts(&gt);
-        if got != want {
-            for k in want
-                .keys()
-                .chain(got.keys())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                if got.get(k) != want.get(k) {
-                    failures.push(format!(
-                        "{name} {k:?}: got {:?} want {:?}",
-                        got.get(k),
-                        want.get(k)
-                    ));
-                }
-            }
-        }
-        let want_ips: Vec<String> = gt["source_ips"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap().to_string())
-            .collect();
-        if ips != want_ips {
-            failures.push(format!("{name}: source ips {ips:?} != {want_ips:?}"));
-        }
+        compare(name, &inv, &gt, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -172,19 +180,7 @@ fn the_findings_address_separates_the_intruder_on_shared_credentials() {
             .clone();
         let inv: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let gt = f.json(&format!("ground-truth/{name}.json"));
-        let (got, ips) = counts_of(&inv, &gt);
-        if got != truth_counts(&gt) {
-            failures.push(format!("{name}: {got:?} != {:?}", truth_counts(&gt)));
-        }
-        let want_ips: Vec<String> = gt["source_ips"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap().to_string())
-            .collect();
-        if ips != want_ips {
-            failures.push(format!("{name}: source ips {ips:?} != {want_ips:?}"));
-        }
+        compare(name, &inv, &gt, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
