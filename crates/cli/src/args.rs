@@ -22,6 +22,20 @@ pub struct StoreArg {
         default_value = "backtrail-store"
     )]
     pub store: PathBuf,
+    /// Run on a Ballista cluster, ballista://HOST:PORT (the store must be on storage the
+    /// executors share, at the same path); needs a build with `--features ballista`.
+    #[arg(long, env = "BACKTRAIL_ENGINE", value_name = "URL")]
+    pub engine: Option<String>,
+}
+
+impl StoreArg {
+    /// The store with the chosen engine: in this process, or on the cluster.
+    pub fn open(&self) -> Result<backtrail_engine::Engine, crate::CliError> {
+        match &self.engine {
+            None => Ok(backtrail_engine::Engine::open(&self.store)?),
+            Some(url) => crate::cluster::connect(&self.store, url),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +60,10 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
+    /// Run a Ballista scheduler or executor with backtrail's functions and plan codec.
+    #[cfg(feature = "ballista")]
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Benchmark floor: read and decompress the sources in parallel, nothing else.
     #[command(hide = true)]
     BenchFloor(BenchFloorArgs),
@@ -220,4 +238,46 @@ pub struct SessionsArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub format: ReportFormat,
+}
+
+/// The cluster roles.
+#[cfg(feature = "ballista")]
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: clients send it work, it plans stages and hands tasks to executors.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// gRPC port.
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// Host name others reach this scheduler by (default: the bind address).
+        #[arg(long)]
+        external_host: Option<String>,
+    },
+    /// An executor: runs tasks and serves its shuffle output to the others.
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Host name others reach this executor by (default: the bind address).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port (shuffle data).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port (task control).
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+        /// Directory for shuffle files (default: a temporary directory).
+        #[arg(long)]
+        work_dir: Option<String>,
+    },
 }

@@ -5,6 +5,7 @@
 //! warnings and errors go to stderr.
 
 mod args;
+mod cluster;
 mod commands;
 mod terminal;
 

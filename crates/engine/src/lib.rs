@@ -47,7 +47,9 @@ pub struct Engine {
     manifest: Manifest,
 }
 
-fn config() -> SessionConfig {
+/// The session settings every backtrail query runs with, embedded or on a cluster:
+/// filters pushed into the Parquet scan, bloom filters read, plain (not view) strings.
+pub fn config() -> SessionConfig {
     let mut c = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(true);
@@ -60,8 +62,18 @@ fn config() -> SessionConfig {
 }
 
 impl Engine {
-    /// Opens the store at `dir`.
+    /// Opens the store at `dir`, querying it in this process.
     pub fn open(dir: &Path) -> Result<Engine, EngineError> {
+        Self::open_with(dir, |config| Ok(SessionContext::new_with_config(config)))
+    }
+
+    /// Opens the store at `dir` with a context made from [`config`] by `make`: how a
+    /// distributed engine puts its own planner in while the tables, functions and
+    /// queries stay the same.
+    pub fn open_with(
+        dir: &Path,
+        make: impl FnOnce(SessionConfig) -> Result<SessionContext, EngineError>,
+    ) -> Result<Engine, EngineError> {
         let store = Store::open(dir)?;
         let manifest = store.manifest()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -69,7 +81,7 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(EngineError::Runtime)?;
-        let mut ctx = SessionContext::new_with_config(config());
+        let mut ctx = rt.block_on(async { make(config()) })?;
         datafusion_functions_json::register_all(&mut ctx)?;
         let abs = std::path::absolute(dir).map_err(EngineError::Runtime)?;
         let files = |f: &dyn Fn(&backtrail_store::manifest::Segment) -> &String| -> Vec<String> {

@@ -17,9 +17,10 @@ use backtrail_normalize::derive::SessionAggregator;
 use backtrail_normalize::{FileOutcome, ParsedFile, issuance_of, parse_file};
 use backtrail_sources::{Discovery, SourceFile, Sources};
 use parquet::arrow::ArrowWriter;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Tuning of one ingest.
@@ -47,7 +48,7 @@ impl Default for IngestOptions {
 }
 
 /// A record or file that was not stored, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RejectEntry {
     pub file: String,
     /// Record index in the file; None when the whole file was rejected.
@@ -58,14 +59,14 @@ pub struct RejectEntry {
 }
 
 /// A file recognised as not holding CloudTrail events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SkipEntry {
     pub file: String,
     pub reason: String,
 }
 
 /// A problem that cost no record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WarningEntry {
     pub file: String,
     pub offset: u64,
@@ -134,7 +135,7 @@ struct OpenSegment {
     sessions: SessionAggregator,
     rejects: Vec<String>,
     sources: Vec<(String, SourceRecord)>,
-    accounts: std::collections::BTreeSet<String>,
+    accounts: BTreeSet<String>,
 }
 
 impl Store {
@@ -146,32 +147,12 @@ impl Store {
         opts: &IngestOptions,
         progress: &dyn Progress,
     ) -> Result<IngestSummary, StoreError> {
-        let started = Instant::now();
-        let _lock = self.lock_for_writing()?;
-        let mut manifest = Manifest::load(&self.dir)?;
-        self.remove_orphans(&manifest)?;
-        let mut summary = IngestSummary {
-            prefixes_listed: discovery.listed_prefixes,
-            prefixes_pruned: discovery.pruned_prefixes,
-            ..Default::default()
-        };
-        let mut todo = Vec::new();
-        for f in discovery.files {
-            summary.files_seen += 1;
-            match manifest.sources.get(&f.key) {
-                Some(r) if r.size == f.size && r.version == f.version => {
-                    summary.files_unchanged += 1;
-                }
-                _ => todo.push(f),
-            }
-        }
+        let (_lock, mut manifest, mut summary, todo, started) = self.prepare(discovery)?;
         progress.start(todo.len() as u64, todo.iter().map(|f| f.size).sum());
         let mut ids = IdIndex::new(&self.dir, &manifest, opts.id_budget);
-        let mut writer = SegmentWriter {
+        let mut writer = LocalWriter {
             store: self,
-            opts,
-            builder: Builder::new(),
-            open: None,
+            out: SegmentWriter::new(&self.dir, opts, manifest.next_segment, "seg-".into()),
         };
 
         let threads = if opts.threads == 0 {
@@ -204,13 +185,9 @@ impl Store {
                 });
             });
             for work in rx.iter() {
-                let events = writer.take(work, &mut ids, &mut summary, &mut manifest)?;
+                let events = writer.take(work, &mut ids, &mut summary)?;
                 progress.file_done(summary.bytes_read, events);
-                if writer
-                    .open
-                    .as_ref()
-                    .is_some_and(|s| s.rows >= opts.segment_rows)
-                {
+                if writer.out.rows() >= opts.segment_rows {
                     writer.commit(&mut ids, &mut manifest, &mut summary)?;
                 }
             }
@@ -222,6 +199,63 @@ impl Store {
         }
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
+    }
+
+    /// Starts an ingest whose files are read and written elsewhere; returns it with the
+    /// files that need reading (new or changed since they were ingested).
+    pub fn begin_external(
+        &self,
+        discovery: Discovery,
+    ) -> Result<(ExternalIngest<'_>, Vec<SourceFile>), StoreError> {
+        let (lock, manifest, summary, todo, started) = self.prepare(discovery)?;
+        Ok((
+            ExternalIngest {
+                store: self,
+                _lock: lock,
+                manifest,
+                summary,
+                started,
+            },
+            todo,
+        ))
+    }
+
+    /// Takes the writer lock, removes what a killed ingest left, and picks the files to
+    /// read.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        discovery: Discovery,
+    ) -> Result<
+        (
+            crate::WriteLock,
+            Manifest,
+            IngestSummary,
+            Vec<SourceFile>,
+            Instant,
+        ),
+        StoreError,
+    > {
+        let started = Instant::now();
+        let lock = self.lock_for_writing()?;
+        let manifest = Manifest::load(&self.dir)?;
+        self.remove_orphans(&manifest)?;
+        let mut summary = IngestSummary {
+            prefixes_listed: discovery.listed_prefixes,
+            prefixes_pruned: discovery.pruned_prefixes,
+            ..Default::default()
+        };
+        let mut todo = Vec::new();
+        for f in discovery.files {
+            summary.files_seen += 1;
+            match manifest.sources.get(&f.key) {
+                Some(r) if r.size == f.size && r.version == f.version => {
+                    summary.files_unchanged += 1;
+                }
+                _ => todo.push(f),
+            }
+        }
+        Ok((lock, manifest, summary, todo, started))
     }
 
     fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
@@ -243,27 +277,195 @@ impl Store {
     }
 }
 
-struct SegmentWriter<'a> {
-    store: &'a Store,
-    opts: &'a IngestOptions,
-    builder: Builder<Event>,
-    open: Option<OpenSegment>,
+/// One file's outcome before duplicates are looked for: everything the nothing-lost
+/// accounting needs from the reader, whichever process (or cluster executor) read it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileReport {
+    pub key: String,
+    pub size: u64,
+    pub version: String,
+    /// Bytes fetched (0 when the file could not be read).
+    pub raw_len: u64,
+    pub bytes_decompressed: u64,
+    /// read, skipped or rejected.
+    pub outcome: String,
+    /// Records found: events plus rejected records.
+    pub records: u64,
+    /// Records rejected (the whole-file reject, if any, is in `rejects` but not counted here).
+    pub rejected: u64,
+    pub rejects: Vec<RejectEntry>,
+    pub skipped: Option<String>,
+    pub warnings: Vec<WarningEntry>,
 }
 
-impl SegmentWriter<'_> {
-    fn segment(&mut self, manifest: &mut Manifest) -> Result<&mut OpenSegment, StoreError> {
+impl FileReport {
+    /// The report of one file read (or not) by `parse_file`.
+    pub fn new(file: &SourceFile, parsed: &Result<ParsedFile, String>, raw_len: u64) -> Self {
+        let key = file.key.clone();
+        let mut r = FileReport {
+            key: key.clone(),
+            size: file.size,
+            version: file.version.clone(),
+            raw_len,
+            bytes_decompressed: 0,
+            outcome: "rejected".into(),
+            records: 0,
+            rejected: 0,
+            rejects: Vec::new(),
+            skipped: None,
+            warnings: Vec::new(),
+        };
+        let whole_file = |reason: String| RejectEntry {
+            file: key.clone(),
+            record: None,
+            offset: None,
+            reason,
+        };
+        match parsed {
+            Err(reason) => r.rejects.push(whole_file(format!("unreadable: {reason}"))),
+            Ok(pf) => {
+                r.bytes_decompressed = pf.bytes;
+                match &pf.outcome {
+                    FileOutcome::Read(_) => r.outcome = "read".into(),
+                    FileOutcome::Skipped(reason) => {
+                        r.outcome = "skipped".into();
+                        r.skipped = Some(reason.clone());
+                    }
+                    FileOutcome::Rejected(reason) => r.rejects.push(whole_file(reason.clone())),
+                }
+                r.warnings = pf
+                    .warnings
+                    .iter()
+                    .map(|w| WarningEntry {
+                        file: key.clone(),
+                        offset: w.offset,
+                        message: w.message.clone(),
+                    })
+                    .collect();
+                r.records = pf.records_seen();
+                r.rejected = pf.rejects.len() as u64;
+                r.rejects.extend(pf.rejects.iter().map(|x| RejectEntry {
+                    file: key.clone(),
+                    record: Some(x.index),
+                    offset: Some(x.offset),
+                    reason: x.reason.clone(),
+                }));
+            }
+        }
+        r
+    }
+
+    /// The rejects as the lines of a segment's rejects file.
+    pub fn reject_lines(&self) -> Vec<String> {
+        self.rejects.iter().map(json_line).collect()
+    }
+
+    /// What the manifest keeps of the file, given what the writer did with its events.
+    fn source_record(&self, stored: u64, duplicates: u64) -> SourceRecord {
+        SourceRecord {
+            size: self.size,
+            version: self.version.clone(),
+            outcome: self.outcome.clone(),
+            records: self.records,
+            stored,
+            duplicates,
+            rejected: self.rejected,
+            segment: None,
+        }
+    }
+}
+
+impl IngestSummary {
+    /// Counts one file, whose events were `stored` or found to be `duplicates`.
+    fn add_file(&mut self, r: FileReport, stored: u64, duplicates: u64) {
+        self.bytes_read += r.raw_len;
+        self.bytes_decompressed += r.bytes_decompressed;
+        match r.outcome.as_str() {
+            "read" => self.files_read += 1,
+            "skipped" => self.files_skipped += 1,
+            _ => self.files_rejected += 1,
+        }
+        if let Some(reason) = r.skipped {
+            self.skipped.push(SkipEntry {
+                file: r.key.clone(),
+                reason,
+            });
+        }
+        self.records_seen += r.records;
+        self.rejected += r.rejected;
+        self.stored += stored;
+        self.duplicates += duplicates;
+        self.rejects.extend(r.rejects);
+        self.warnings.extend(r.warnings);
+    }
+}
+
+/// A segment whose files are durable under their final names, waiting to be listed in the
+/// manifest (until then readers do not see it and the next ingest removes it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealedSegment {
+    pub segment: Segment,
+    pub accounts: BTreeSet<String>,
+    pub sources: Vec<(String, SourceRecord)>,
+}
+
+impl Manifest {
+    /// Lists a sealed segment and the sources it completes.
+    fn add_segment(&mut self, sealed: SealedSegment) {
+        let id = sealed.segment.id;
+        self.next_segment = self.next_segment.max(id + 1);
+        self.segments.push(sealed.segment);
+        self.accounts.extend(sealed.accounts);
+        for (k, mut r) in sealed.sources {
+            r.segment = Some(id);
+            self.sources.insert(k, r);
+        }
+    }
+}
+
+/// Writes events into segments: sorted row groups, derived tables, id sidecar, rejects.
+struct SegmentWriter {
+    dir: PathBuf,
+    row_group_rows: usize,
+    builder: Builder<Event>,
+    open: Option<OpenSegment>,
+    /// Id of the next segment.
+    next_id: u64,
+    /// Segment files are named `{prefix}{id:08}`: `seg-` for segments listed as written;
+    /// a unique `part-...-` for writers on a cluster, whose segments get their ids (and
+    /// names) when the coordinator lists them.
+    prefix: String,
+    /// Suffix of files being written: unique to this writer, so that a task the cluster
+    /// re-runs while a lost attempt still writes never shares a half-written file.
+    tmp: String,
+}
+
+impl SegmentWriter {
+    fn new(dir: &Path, opts: &IngestOptions, first_id: u64, prefix: String) -> Self {
+        SegmentWriter {
+            dir: dir.to_path_buf(),
+            row_group_rows: opts.row_group_rows,
+            builder: Builder::new(),
+            open: None,
+            next_id: first_id,
+            prefix,
+            tmp: unique_tmp_suffix(),
+        }
+    }
+
+    fn segment(&mut self) -> Result<&mut OpenSegment, StoreError> {
         if self.open.is_none() {
-            let id = manifest.next_segment;
-            manifest.next_segment += 1;
-            let tmp_path = self
-                .store
-                .dir
-                .join(format!("events/seg-{id:08}.parquet.tmp"));
+            let id = self.next_id;
+            self.next_id += 1;
+            let tmp_path = self.dir.join(format!(
+                "events/{}{id:08}.parquet.{}",
+                self.prefix, self.tmp
+            ));
             let f = File::create(&tmp_path).map_err(|e| StoreError::io(&tmp_path, e))?;
             let writer = ArrowWriter::try_new(
                 f,
                 crate::columns::schema::<Event>(),
-                Some(parquet_props(self.opts.row_group_rows, true)),
+                Some(parquet_props(self.row_group_rows, true)),
             )?;
             self.open = Some(OpenSegment {
                 id,
@@ -276,117 +478,20 @@ impl SegmentWriter<'_> {
                 sessions: SessionAggregator::default(),
                 rejects: Vec::new(),
                 sources: Vec::new(),
-                accounts: std::collections::BTreeSet::new(),
+                accounts: BTreeSet::new(),
             });
         }
         Ok(self.open.as_mut().expect("opened above"))
     }
 
-    /// Takes one file's records; returns how many were stored.
-    fn take(
-        &mut self,
-        work: Work,
-        ids: &mut IdIndex,
-        summary: &mut IngestSummary,
-        manifest: &mut Manifest,
-    ) -> Result<u64, StoreError> {
-        let key = work.file.key.clone();
-        summary.bytes_read += work.raw_len;
-        let mut rec = SourceRecord {
-            size: work.file.size,
-            version: work.file.version.clone(),
-            ..Default::default()
-        };
-        let mut reject_lines = Vec::new();
-        match work.parsed {
-            Err(reason) => {
-                summary.files_rejected += 1;
-                rec.outcome = "rejected".into();
-                let r = RejectEntry {
-                    file: key.clone(),
-                    record: None,
-                    offset: None,
-                    reason: format!("unreadable: {reason}"),
-                };
-                reject_lines.push(json_line(&r));
-                summary.rejects.push(r);
-            }
-            Ok(pf) => {
-                summary.bytes_decompressed += pf.bytes;
-                match &pf.outcome {
-                    FileOutcome::Read(_) => {
-                        summary.files_read += 1;
-                        rec.outcome = "read".into();
-                    }
-                    FileOutcome::Skipped(reason) => {
-                        summary.files_skipped += 1;
-                        rec.outcome = "skipped".into();
-                        summary.skipped.push(SkipEntry {
-                            file: key.clone(),
-                            reason: reason.clone(),
-                        });
-                    }
-                    FileOutcome::Rejected(reason) => {
-                        summary.files_rejected += 1;
-                        rec.outcome = "rejected".into();
-                        let r = RejectEntry {
-                            file: key.clone(),
-                            record: None,
-                            offset: None,
-                            reason: reason.clone(),
-                        };
-                        reject_lines.push(json_line(&r));
-                        summary.rejects.push(r);
-                    }
-                }
-                for w in &pf.warnings {
-                    summary.warnings.push(WarningEntry {
-                        file: key.clone(),
-                        offset: w.offset,
-                        message: w.message.clone(),
-                    });
-                }
-                rec.records = pf.records_seen();
-                rec.rejected = pf.rejects.len() as u64;
-                for r in pf.rejects {
-                    let r = RejectEntry {
-                        file: key.clone(),
-                        record: Some(r.index),
-                        offset: Some(r.offset),
-                        reason: r.reason,
-                    };
-                    reject_lines.push(json_line(&r));
-                    summary.rejects.push(r);
-                }
-                for ev in &pf.events {
-                    if !ids.insert(
-                        &ev.event_id,
-                        ev.recipient_account_id.as_deref(),
-                        ev.event_time,
-                    )? {
-                        rec.duplicates += 1;
-                        continue;
-                    }
-                    rec.stored += 1;
-                    self.push(ev, manifest)?;
-                }
-            }
-        }
-        summary.records_seen += rec.records;
-        summary.stored += rec.stored;
-        summary.duplicates += rec.duplicates;
-        summary.rejected += rec.rejected;
-        let stored = rec.stored;
-        let seg = self.segment(manifest)?;
-        seg.rejects.extend(reject_lines);
-        seg.sources.push((key, rec));
-        Ok(stored)
+    fn rows(&self) -> u64 {
+        self.open.as_ref().map_or(0, |s| s.rows)
     }
 
     /// Events are passed by reference all the way: an `Event` is over a kilobyte, and
     /// moving it per stage showed up as the writer's largest cost.
-    fn push(&mut self, ev: &Event, manifest: &mut Manifest) -> Result<(), StoreError> {
-        let seg = self.segment(manifest)?;
+    fn push(&mut self, ev: &Event) -> Result<(), StoreError> {
+        let seg = self.segment()?;
         seg.rows += 1;
         seg.min_time = seg.min_time.min(ev.event_time);
         seg.max_time = seg.max_time.max(ev.event_time);
@@ -400,8 +505,7 @@ impl SegmentWriter<'_> {
             seg.accounts.insert(a.clone());
         }
         self.builder.push(ev);
-        if self.builder.len() >= self.opts.row_group_rows || self.builder.bytes() >= ROW_GROUP_BYTES
-        {
+        if self.builder.len() >= self.row_group_rows || self.builder.bytes() >= ROW_GROUP_BYTES {
             self.flush_row_group()?;
         }
         Ok(())
@@ -418,26 +522,23 @@ impl SegmentWriter<'_> {
         Ok(())
     }
 
-    /// Makes the open segment durable and visible, with the sources it completes.
-    fn commit(
-        &mut self,
-        ids: &mut IdIndex,
-        manifest: &mut Manifest,
-        summary: &mut IngestSummary,
-    ) -> Result<(), StoreError> {
+    /// Makes the open segment's files durable under their final names; the caller lists
+    /// it in the manifest. The ids index learns that its fresh ids are now committed.
+    fn seal(&mut self, ids: &mut IdIndex) -> Result<Option<SealedSegment>, StoreError> {
         self.flush_row_group()?;
         let Some(seg) = self.open.take() else {
-            return Ok(());
+            return Ok(None);
         };
-        let dir = &self.store.dir;
+        let dir = &self.dir;
         let id = seg.id;
-        let name = |sub: &str, ext: &str| format!("{sub}/seg-{id:08}.{ext}");
+        let name = |sub: &str, ext: &str| format!("{sub}/{}{id:08}.{ext}", self.prefix);
         let events_file = name("events", "parquet");
         let issuances_file = name("issuances", "parquet");
         let session_parts_file = name("session_parts", "parquet");
         let ids_file = name("ids", "ids");
         let rejects_file = name("rejects", "jsonl");
 
+        let tmp = |f: &str| dir.join(format!("{f}.{}", self.tmp));
         let f = seg.writer.into_inner()?;
         f.sync_all().map_err(|e| StoreError::io(&seg.tmp_path, e))?;
         drop(f);
@@ -446,21 +547,21 @@ impl SegmentWriter<'_> {
         for i in &seg.issuances {
             ib.push(i);
         }
-        write_parquet_tmp(&dir.join(format!("{issuances_file}.tmp")), ib.finish())?;
+        write_parquet_tmp(&tmp(&issuances_file), ib.finish())?;
         let session_rows = seg.sessions.finish();
         let mut sb = Builder::new();
         for s in &session_rows {
             sb.push(s);
         }
-        write_parquet_tmp(&dir.join(format!("{session_parts_file}.tmp")), sb.finish())?;
+        write_parquet_tmp(&tmp(&session_parts_file), sb.finish())?;
         let fresh = ids.take_fresh();
         let (id_bytes, id_days) = encode(&fresh);
-        write_durably(&dir.join(format!("{ids_file}.tmp")), &id_bytes)?;
+        write_durably(&tmp(&ids_file), &id_bytes)?;
         let mut rj = seg.rejects.join("\n");
         if !rj.is_empty() {
             rj.push('\n');
         }
-        write_durably(&dir.join(format!("{rejects_file}.tmp")), rj.as_bytes())?;
+        write_durably(&tmp(&rejects_file), rj.as_bytes())?;
         for f in [
             &events_file,
             &issuances_file,
@@ -468,7 +569,7 @@ impl SegmentWriter<'_> {
             &ids_file,
             &rejects_file,
         ] {
-            let from = dir.join(format!("{f}.tmp"));
+            let from = tmp(f);
             let to = dir.join(f);
             std::fs::rename(&from, &to).map_err(|e| StoreError::io(&to, e))?;
         }
@@ -476,28 +577,280 @@ impl SegmentWriter<'_> {
             sync_dir(&dir.join(sub));
         }
         ids.committed(&ids_file, &id_days, fresh);
-        manifest.segments.push(Segment {
-            id,
-            events_file,
-            issuances_file,
-            session_parts_file,
-            ids_file,
-            rejects_file,
-            rows: seg.rows,
-            issuances: seg.issuances.len() as u64,
-            min_time: if seg.rows == 0 { 0 } else { seg.min_time },
-            max_time: if seg.rows == 0 { 0 } else { seg.max_time },
-            id_days,
-        });
-        manifest.accounts.extend(seg.accounts);
-        for (k, mut r) in seg.sources {
-            r.segment = Some(id);
-            manifest.sources.insert(k, r);
+        Ok(Some(SealedSegment {
+            segment: Segment {
+                id,
+                events_file,
+                issuances_file,
+                session_parts_file,
+                ids_file,
+                rejects_file,
+                rows: seg.rows,
+                issuances: seg.issuances.len() as u64,
+                min_time: if seg.rows == 0 { 0 } else { seg.min_time },
+                max_time: if seg.rows == 0 { 0 } else { seg.max_time },
+                id_days,
+            },
+            accounts: seg.accounts,
+            sources: seg.sources,
+        }))
+    }
+}
+
+/// The embedded ingest's writer: one segment at a time, each committed to the manifest
+/// with the source files it completes.
+struct LocalWriter<'a> {
+    store: &'a Store,
+    out: SegmentWriter,
+}
+
+impl LocalWriter<'_> {
+    /// Takes one file's records; returns how many were stored.
+    fn take(
+        &mut self,
+        work: Work,
+        ids: &mut IdIndex,
+        summary: &mut IngestSummary,
+    ) -> Result<u64, StoreError> {
+        let report = FileReport::new(&work.file, &work.parsed, work.raw_len);
+        let (mut stored, mut duplicates) = (0, 0);
+        if let Ok(pf) = &work.parsed {
+            for ev in &pf.events {
+                if ids.insert(
+                    &ev.event_id,
+                    ev.recipient_account_id.as_deref(),
+                    ev.event_time,
+                )? {
+                    stored += 1;
+                    self.out.push(ev)?;
+                } else {
+                    duplicates += 1;
+                }
+            }
         }
-        manifest.save(dir)?;
-        summary.segments_written += 1;
+        let rec = report.source_record(stored, duplicates);
+        let lines = report.reject_lines();
+        let key = report.key.clone();
+        summary.add_file(report, stored, duplicates);
+        let seg = self.out.segment()?;
+        seg.rejects.extend(lines);
+        seg.sources.push((key, rec));
+        Ok(stored)
+    }
+
+    /// Makes the open segment durable and visible, with the sources it completes.
+    fn commit(
+        &mut self,
+        ids: &mut IdIndex,
+        manifest: &mut Manifest,
+        summary: &mut IngestSummary,
+    ) -> Result<(), StoreError> {
+        if let Some(sealed) = self.out.seal(ids)? {
+            manifest.add_segment(sealed);
+            manifest.save(&self.store.dir)?;
+            summary.segments_written += 1;
+        }
         Ok(())
     }
+}
+
+/// Writes the events of one slice of the id space on a cluster executor: duplicates are
+/// found against the committed store and everything this writer saw, and segments are
+/// sealed but not listed; the coordinator lists them with [`ExternalIngest::commit`].
+pub struct PartitionWriter {
+    ids: IdIndex,
+    out: SegmentWriter,
+    segment_rows: u64,
+    sealed: Vec<SealedSegment>,
+    files: BTreeMap<String, (u64, u64)>,
+}
+
+/// What one [`PartitionWriter`] wrote.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartitionOutput {
+    pub segments: Vec<SealedSegment>,
+    /// Per source file: events stored and duplicates dropped by this writer.
+    pub files: BTreeMap<String, (u64, u64)>,
+}
+
+impl PartitionWriter {
+    /// A writer into the store at `dir` whose committed content is `manifest`. Its
+    /// segments are named uniquely (a re-run of the same work never shares a file with a
+    /// lost attempt) and get their ids when listed.
+    pub fn new(dir: &Path, manifest: &Manifest, opts: &IngestOptions) -> Self {
+        PartitionWriter {
+            ids: IdIndex::new(dir, manifest, opts.id_budget),
+            out: SegmentWriter::new(dir, opts, 0, format!("part-{}-", unique_token())),
+            segment_rows: opts.segment_rows,
+            sealed: Vec::new(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Stores one event read from `file`, unless it is a duplicate.
+    pub fn push(&mut self, file: &str, ev: &Event) -> Result<(), StoreError> {
+        let fresh = self.ids.insert(
+            &ev.event_id,
+            ev.recipient_account_id.as_deref(),
+            ev.event_time,
+        )?;
+        let counts = match self.files.get_mut(file) {
+            Some(c) => c,
+            None => self.files.entry(file.to_string()).or_default(),
+        };
+        if fresh {
+            counts.0 += 1;
+            self.out.push(ev)?;
+            if self.out.rows() >= self.segment_rows
+                && let Some(s) = self.out.seal(&mut self.ids)?
+            {
+                self.sealed.push(s);
+            }
+        } else {
+            counts.1 += 1;
+        }
+        Ok(())
+    }
+
+    /// Keeps a file's rejected records in this writer's rejects file.
+    pub fn add_rejects(&mut self, report: &FileReport) -> Result<(), StoreError> {
+        let lines = report.reject_lines();
+        if !lines.is_empty() {
+            self.out.segment()?.rejects.extend(lines);
+        }
+        Ok(())
+    }
+
+    /// Seals the last segment and says what was written.
+    pub fn finish(mut self) -> Result<PartitionOutput, StoreError> {
+        if let Some(s) = self.out.seal(&mut self.ids)? {
+            self.sealed.push(s);
+        }
+        Ok(PartitionOutput {
+            segments: self.sealed,
+            files: self.files,
+        })
+    }
+}
+
+/// An ingest whose files are read and written elsewhere (on a cluster): this side holds
+/// the writer lock, says which files need reading, checks that every record is accounted
+/// for, and lists the written segments in the manifest.
+pub struct ExternalIngest<'a> {
+    store: &'a Store,
+    _lock: crate::WriteLock,
+    manifest: Manifest,
+    summary: IngestSummary,
+    started: Instant,
+}
+
+impl<'a> ExternalIngest<'a> {
+    /// The committed manifest, which writers check duplicates against.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Lists what one round of writers produced, once every record of every file in
+    /// `reports` is stored, a duplicate or rejected; otherwise lists nothing and fails.
+    pub fn commit(
+        &mut self,
+        reports: Vec<FileReport>,
+        parts: Vec<PartitionOutput>,
+    ) -> Result<(), StoreError> {
+        let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut segments = Vec::new();
+        for p in parts {
+            for (k, (s, d)) in p.files {
+                let c = counts.entry(k).or_default();
+                c.0 += s;
+                c.1 += d;
+            }
+            segments.extend(p.segments);
+        }
+        let mut per_file = Vec::with_capacity(reports.len());
+        for r in &reports {
+            let (s, d) = counts.remove(&r.key).unwrap_or_default();
+            if s + d + r.rejected != r.records {
+                return Err(StoreError::Other(format!(
+                    "{}: {} records read but {s} stored, {d} duplicates and {} rejected; nothing committed",
+                    r.key, r.records, r.rejected
+                )));
+            }
+            per_file.push((s, d));
+        }
+        if let Some(k) = counts.keys().next() {
+            return Err(StoreError::Other(format!(
+                "{k}: events written without a report of the file; nothing committed"
+            )));
+        }
+        // Ids in a stable order (by the files' unique names), then the files renamed to
+        // match: until the manifest lists them, they are orphans to the next ingest.
+        segments.sort_by(|a, b| a.segment.events_file.cmp(&b.segment.events_file));
+        self.summary.segments_written += segments.len() as u64;
+        let dir = self.store.dir.clone();
+        for mut s in segments {
+            let id = self.manifest.next_segment;
+            rename_segment(&dir, &mut s.segment, id)?;
+            self.manifest.add_segment(s);
+        }
+        for sub in crate::SUBDIRS {
+            sync_dir(&dir.join(sub));
+        }
+        for (r, (s, d)) in reports.into_iter().zip(per_file) {
+            self.manifest
+                .sources
+                .insert(r.key.clone(), r.source_record(s, d));
+            self.summary.add_file(r, s, d);
+        }
+        self.manifest.save(&self.store.dir)
+    }
+
+    /// Rebuilds the sessions table and returns the summary of every round.
+    pub fn finish(mut self) -> Result<IngestSummary, StoreError> {
+        if !self.manifest.sessions_current() {
+            sessions::rebuild(&self.store.dir, &mut self.manifest)?;
+        }
+        self.summary.seconds = self.started.elapsed().as_secs_f64();
+        Ok(self.summary)
+    }
+}
+
+fn unique_tmp_suffix() -> String {
+    format!("tmp-{}", unique_token())
+}
+
+/// Unique among the writers of one store, on any host: process, time and a counter.
+fn unique_token() -> String {
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let host =
+        xxhash_rust::xxh3::xxh3_64(std::env::var("HOSTNAME").unwrap_or_default().as_bytes()) as u16;
+    format!("{host:04x}{:x}{nanos:x}{n}", std::process::id())
+}
+
+/// Gives a written segment its id: its files take the names `seg-{id}`.
+fn rename_segment(dir: &Path, seg: &mut Segment, id: u64) -> Result<(), StoreError> {
+    for f in [
+        &mut seg.events_file,
+        &mut seg.issuances_file,
+        &mut seg.session_parts_file,
+        &mut seg.ids_file,
+        &mut seg.rejects_file,
+    ] {
+        let (sub, ext) = match (f.split_once('/'), f.rsplit_once('.')) {
+            (Some((sub, _)), Some((_, ext))) => (sub.to_string(), ext.to_string()),
+            _ => return Err(StoreError::Other(format!("unexpected segment file {f}"))),
+        };
+        let name = format!("{sub}/seg-{id:08}.{ext}");
+        let to = dir.join(&name);
+        std::fs::rename(dir.join(&*f), &to).map_err(|e| StoreError::io(&to, e))?;
+        *f = name;
+    }
+    seg.id = id;
+    Ok(())
 }
 
 fn json_line<T: Serialize>(v: &T) -> String {

@@ -20,7 +20,10 @@ pub mod ingest;
 pub mod manifest;
 pub mod sessions;
 
-pub use ingest::{IngestOptions, IngestSummary, NoProgress, Progress};
+pub use ingest::{
+    ExternalIngest, FileReport, IngestOptions, IngestSummary, NoProgress, PartitionOutput,
+    PartitionWriter, Progress, SealedSegment,
+};
 pub use manifest::Manifest;
 
 use parquet::basic::{Compression, ZstdLevel};

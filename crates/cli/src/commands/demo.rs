@@ -75,6 +75,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
                 until: None,
                 store: crate::args::StoreArg {
                     store: store.clone(),
+                    engine: None,
                 },
                 format: crate::args::ReportFormat::Text,
             },

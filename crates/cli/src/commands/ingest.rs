@@ -97,7 +97,13 @@ pub fn run(a: IngestArgs) -> Result<(), CliError> {
         opts.segment_rows = n.max(1);
         opts.row_group_rows = opts.row_group_rows.min(n.max(1) as usize);
     }
-    let s = ingest_into(&a.store.store, &a.sources, &filter, opts)?;
+    let s = match &a.store.engine {
+        None => ingest_into(&a.store.store, &a.sources, &filter, opts)?,
+        Some(url) => {
+            let discovery = Sources::new()?.discover(&a.sources, &filter)?;
+            crate::cluster::ingest(url, &a.store.store, discovery, &opts)?
+        }
+    };
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &s)

@@ -63,7 +63,7 @@ pub fn who_report(engine: &Engine, a: &SubjectArgs) -> Result<WhoReport, CliErro
 }
 
 pub fn who(a: WhoArgs) -> Result<(), CliError> {
-    let engine = Engine::open(&a.subject.store.store)?;
+    let engine = a.subject.store.open()?;
     let report = who_report(&engine, &a.subject)?;
     let mut out = std::io::stdout().lock();
     match a.subject.format {
@@ -109,7 +109,7 @@ fn terminal_width() -> usize {
 pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
     use backtrail_analysis::investigate::{Options, investigate};
     use backtrail_render::investigate::{Parts, csv, markdown, render};
-    let engine = Engine::open(&a.subject.store.store)?;
+    let engine = a.subject.store.open()?;
     let who = who_report(&engine, &a.subject)?;
     if who.sessions.is_empty() {
         return Err(CliError::new(
@@ -205,7 +205,7 @@ fn html(
 
 /// `sessions`: every session in the window, riskiest first.
 pub fn sessions(a: crate::args::SessionsArgs) -> Result<(), CliError> {
-    let engine = Engine::open(&a.store.store)?;
+    let engine = a.store.open()?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
     let mut cond = vec!["TRUE".to_string()];

@@ -6,7 +6,6 @@ pub mod investigate;
 
 use crate::args::{BenchFloorArgs, Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
 use crate::{CliError, ExitStatus};
-use backtrail_engine::Engine;
 use backtrail_engine::output::{QueryFormat, write};
 use backtrail_model::EventLookup;
 use std::io::{IsTerminal, Write};
@@ -24,12 +23,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Investigate(a) => investigate::report(a, investigate::Kind::All),
         Command::Sessions(a) => investigate::sessions(a),
         Command::Demo(a) => demo::run(a),
+        #[cfg(feature = "ballista")]
+        Command::Cluster(c) => crate::cluster::role(c),
         Command::BenchFloor(a) => bench_floor(a),
     }
 }
 
 fn query(a: QueryArgs) -> Result<(), CliError> {
-    let engine = Engine::open(&a.store.store)?;
+    let engine = a.store.open()?;
     let batches = engine.sql(&a.sql)?;
     let format = match a.format {
         Some(QueryFormatArg::Table) => QueryFormat::Table,
@@ -46,7 +47,7 @@ fn query(a: QueryArgs) -> Result<(), CliError> {
 }
 
 fn show(a: ShowArgs) -> Result<(), CliError> {
-    let engine = Engine::open(&a.store.store)?;
+    let engine = a.store.open()?;
     match engine.event_by_id(&a.event_id)? {
         Some(ev) => {
             let mut out = std::io::stdout().lock();

@@ -14,7 +14,9 @@ pub fn realdata() -> PathBuf {
 /// The binary, with a clean environment.
 pub fn bt() -> Command {
     let mut c = Command::cargo_bin("backtrail").unwrap();
-    c.env_remove("BACKTRAIL_STORE").env("NO_COLOR", "1");
+    c.env_remove("BACKTRAIL_STORE")
+        .env_remove("BACKTRAIL_ENGINE")
+        .env("NO_COLOR", "1");
     c
 }
 

@@ -1,0 +1,297 @@
+//! The same answers on a Ballista cluster: a scheduler and two executors on 127.0.0.1,
+//! each its own process, ingest a generated trail and answer every planted incident's
+//! investigation with the JSON the embedded engine gives.
+#![cfg(feature = "ballista")]
+
+mod common;
+
+use common::bt;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the cluster's processes when the test ends, however it ends.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(assert_cmd::cargo::cargo_bin("backtrail"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_port(port: u16) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Cluster {
+    url: String,
+    procs: Procs,
+    logs: PathBuf,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let sched = free_port();
+        let mut procs = Procs(vec![spawn(
+            &["cluster", "scheduler", "--port", &sched.to_string()],
+            &logs.join("scheduler.log"),
+        )]);
+        wait_for_port(sched);
+        for i in 0..2 {
+            let (flight, grpc) = (free_port(), free_port());
+            let work = dir.join(format!("work{i}"));
+            std::fs::create_dir_all(&work).unwrap();
+            procs.0.push(spawn(
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &format!("127.0.0.1:{sched}"),
+                    "--port",
+                    &flight.to_string(),
+                    "--grpc-port",
+                    &grpc.to_string(),
+                    "--slots",
+                    "2",
+                    "--work-dir",
+                    work.to_str().unwrap(),
+                ],
+                &logs.join(format!("executor{i}.log")),
+            ));
+            wait_for_port(flight);
+        }
+        // Executors register with the scheduler right after they listen.
+        std::thread::sleep(Duration::from_secs(2));
+        Cluster {
+            url: format!("ballista://127.0.0.1:{sched}"),
+            procs,
+            logs,
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for e in std::fs::read_dir(&self.logs).unwrap().flatten() {
+            s += &format!("== {}\n", e.path().display());
+            s += &std::fs::read_to_string(e.path()).unwrap_or_default();
+        }
+        s
+    }
+}
+
+fn ingest(store: &Path, trail: &Path, engine: Option<&str>) -> serde_json::Value {
+    let mut c = bt();
+    c.args(["ingest", "--json", "--store"])
+        .arg(store)
+        .arg(trail);
+    if let Some(e) = engine {
+        c.args(["--engine", e]);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "ingest failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn query(store: &Path, sql: &str, engine: Option<&str>) -> std::process::Output {
+    let mut c = bt();
+    c.args(["query", "--format", "json", "--store"])
+        .arg(store)
+        .arg(sql);
+    if let Some(e) = engine {
+        c.args(["--engine", e]);
+    }
+    c.output().unwrap()
+}
+
+const COUNT_SQL: &str = "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, \
+    sum(CASE WHEN error_code IS NULL THEN 0 ELSE 1 END) AS errors FROM events";
+
+#[test]
+fn cluster_gives_the_embedded_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("trail");
+    bt().args(["synth", "--events", "30000", "--seed", "11", "--out"])
+        .arg(&trail)
+        .assert()
+        .success();
+    let cluster = Cluster::start(dir.path());
+    let local = dir.path().join("local");
+    let remote = dir.path().join("remote");
+    let logs = || cluster.logs();
+
+    let a = ingest(&local, &trail.join("AWSLogs"), None);
+    let b = ingest(&remote, &trail.join("AWSLogs"), Some(&cluster.url));
+    for k in [
+        "files_seen",
+        "files_read",
+        "files_skipped",
+        "files_rejected",
+        "records_seen",
+        "stored",
+        "duplicates",
+        "rejected",
+    ] {
+        assert_eq!(a[k], b[k], "{k} differs\n{}", logs());
+    }
+    assert!(b["stored"].as_u64().unwrap() > 29_000);
+
+    // Idempotent: a second cluster ingest finds nothing new.
+    let again = ingest(&remote, &trail.join("AWSLogs"), Some(&cluster.url));
+    assert_eq!(again["stored"], 0);
+    assert_eq!(again["files_unchanged"], b["files_seen"]);
+
+    let embedded = query(&local, COUNT_SQL, None);
+    let on_cluster = query(&remote, COUNT_SQL, Some(&cluster.url));
+    assert!(
+        on_cluster.status.success(),
+        "{}",
+        String::from_utf8_lossy(&on_cluster.stderr)
+    );
+    assert_eq!(embedded.stdout, on_cluster.stdout);
+
+    let mut findings: Vec<PathBuf> = std::fs::read_dir(trail.join("findings"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    findings.sort();
+    assert!(findings.len() >= 7);
+    for f in &findings {
+        let run = |store: &Path, engine: Option<&str>| {
+            let mut c = bt();
+            c.args(["investigate", "--format", "json", "--store"])
+                .arg(store)
+                .arg("--finding")
+                .arg(f);
+            if let Some(e) = engine {
+                c.args(["--engine", e]);
+            }
+            c.output().unwrap()
+        };
+        let want = run(&local, None);
+        let got = run(&remote, Some(&cluster.url));
+        assert!(
+            want.status.success(),
+            "{}",
+            String::from_utf8_lossy(&want.stderr)
+        );
+        assert!(
+            got.status.success(),
+            "{}: {}\n{}",
+            f.display(),
+            String::from_utf8_lossy(&got.stderr),
+            logs()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&want.stdout),
+            String::from_utf8_lossy(&got.stdout),
+            "{}",
+            f.display()
+        );
+    }
+
+    // One executor dies while a query runs: the answer is right or the error is clear.
+    let mut procs = cluster.procs;
+    let sql = "SELECT event_name, count(*) AS n FROM events GROUP BY event_name ORDER BY n DESC, event_name";
+    let want = query(&local, sql, None);
+    let running = {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("backtrail"));
+        c.args(["query", "--format", "json", "--store"])
+            .arg(&remote)
+            .arg(sql)
+            .args(["--engine", &cluster.url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    procs.0[2].kill().unwrap();
+    let out = running.wait_with_output().unwrap();
+    if out.status.success() {
+        assert_eq!(
+            out.stdout, want.stdout,
+            "a wrong answer after losing an executor"
+        );
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error"), "unclear failure: {err}");
+    }
+    // The cluster carries on with the executor it has left.
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = query(&remote, sql, Some(&cluster.url));
+        if out.status.success() {
+            assert_eq!(out.stdout, want.stdout);
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the cluster did not recover: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    drop(procs);
+}
+
+#[test]
+fn engine_without_cluster_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = dir.path().join("trail");
+    bt().args(["synth", "--events", "500", "--seed", "3", "--out"])
+        .arg(&trail)
+        .assert()
+        .success();
+    let store = dir.path().join("store");
+    ingest(&store, &trail.join("AWSLogs"), None);
+    let nobody = format!("ballista://127.0.0.1:{}", free_port());
+    let out = query(&store, "SELECT count(*) FROM events", Some(&nobody));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("error"), "{err}");
+    let out = query(
+        &store,
+        "SELECT count(*) FROM events",
+        Some("ballista://nohost"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
