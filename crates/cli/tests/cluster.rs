@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bt;
+use common::{bt, synth};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,6 +108,35 @@ impl Cluster {
     }
 }
 
+/// Starts a command on the cluster without waiting for it.
+fn start_on(engine: &str, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("backtrail"))
+        .args(args)
+        .args(["--engine", engine])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
 fn ingest(store: &Path, trail: &Path, engine: Option<&str>) -> serde_json::Value {
     let mut c = bt();
     c.args(["ingest", "--json", "--store"])
@@ -142,11 +171,27 @@ const COUNT_SQL: &str = "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, 
 #[test]
 fn cluster_gives_the_embedded_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let trail = dir.path().join("trail");
-    bt().args(["synth", "--events", "30000", "--seed", "11", "--out"])
-        .arg(&trail)
-        .assert()
-        .success();
+    let trail = synth(dir.path(), 30000, 11);
+    // A re-delivered file (every event a duplicate, which must meet its original on one
+    // writer) and a cut one (records rejected with reasons).
+    let gz: Vec<PathBuf> = walk(&trail.join("AWSLogs"))
+        .into_iter()
+        .filter(|p| {
+            p.to_string_lossy().ends_with(".json.gz") && !p.to_string_lossy().contains("Digest")
+        })
+        .collect();
+    let first = &gz[0];
+    std::fs::copy(
+        first,
+        first.with_file_name("redelivered_CloudTrail.json.gz"),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&gz[1]).unwrap();
+    std::fs::write(
+        gz[1].with_file_name("cut_CloudTrail.json.gz"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
     let cluster = Cluster::start(dir.path());
     let local = dir.path().join("local");
     let remote = dir.path().join("remote");
@@ -166,6 +211,9 @@ fn cluster_gives_the_embedded_answers() {
     ] {
         assert_eq!(a[k], b[k], "{k} differs\n{}", logs());
     }
+    assert!(b["duplicates"].as_u64().unwrap() > 0);
+    assert!(!b["rejects"].as_array().unwrap().is_empty());
+    assert_eq!(a["rejects"], b["rejects"]);
     assert!(b["stored"].as_u64().unwrap() > 29_000);
 
     // Idempotent: a second cluster ingest finds nothing new.
@@ -227,16 +275,10 @@ fn cluster_gives_the_embedded_answers() {
     let mut procs = cluster.procs;
     let sql = "SELECT event_name, count(*) AS n FROM events GROUP BY event_name ORDER BY n DESC, event_name";
     let want = query(&local, sql, None);
-    let running = {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("backtrail"));
-        c.args(["query", "--format", "json", "--store"])
-            .arg(&remote)
-            .arg(sql)
-            .args(["--engine", &cluster.url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c.spawn().unwrap()
-    };
+    let running = start_on(
+        &cluster.url,
+        &["query", "--format", "json", "--store", path(&remote), sql],
+    );
     std::thread::sleep(Duration::from_millis(150));
     procs.0[2].kill().unwrap();
     let out = running.wait_with_output().unwrap();
@@ -270,11 +312,7 @@ fn cluster_gives_the_embedded_answers() {
 #[test]
 fn engine_without_cluster_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let trail = dir.path().join("trail");
-    bt().args(["synth", "--events", "500", "--seed", "3", "--out"])
-        .arg(&trail)
-        .assert()
-        .success();
+    let trail = synth(dir.path(), 500, 3);
     let store = dir.path().join("store");
     ingest(&store, &trail.join("AWSLogs"), None);
     let nobody = format!("ballista://127.0.0.1:{}", free_port());
@@ -294,4 +332,47 @@ fn engine_without_cluster_fails_clearly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn losing_an_executor_during_ingest_loses_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = synth(dir.path(), 40000, 5);
+    let local = dir.path().join("local");
+    let want = ingest(&local, &trail.join("AWSLogs"), None);
+    let cluster = Cluster::start(dir.path());
+    let mut procs = cluster.procs;
+    let remote = dir.path().join("remote");
+    let logs_dir = trail.join("AWSLogs");
+    let running = start_on(
+        &cluster.url,
+        &[
+            "ingest",
+            "--json",
+            "--store",
+            path(&remote),
+            path(&logs_dir),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    procs.0[1].kill().unwrap();
+    let first = running.wait_with_output().unwrap();
+    // Whatever the first attempt did (finished on the survivor, or failed and committed
+    // nothing), ingesting again completes the store, and every record is there once.
+    let second = ingest(&remote, &trail.join("AWSLogs"), Some(&cluster.url));
+    let stored = |v: &serde_json::Value| v["stored"].as_u64().unwrap();
+    let total = if first.status.success() {
+        let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+        assert_eq!(first["duplicates"], want["duplicates"]);
+        stored(&first) + stored(&second)
+    } else {
+        stored(&second)
+    };
+    assert_eq!(total, stored(&want));
+    let sql = "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events";
+    assert_eq!(
+        query(&remote, sql, None).stdout,
+        query(&local, sql, None).stdout
+    );
+    drop(procs);
 }

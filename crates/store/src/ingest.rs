@@ -754,9 +754,11 @@ impl<'a> ExternalIngest<'a> {
     /// `reports` is stored, a duplicate or rejected; otherwise lists nothing and fails.
     pub fn commit(
         &mut self,
-        reports: Vec<FileReport>,
+        mut reports: Vec<FileReport>,
         parts: Vec<PartitionOutput>,
     ) -> Result<(), StoreError> {
+        // Writers answer in any order; the summary lists files in key order.
+        reports.sort_by(|a, b| a.key.cmp(&b.key));
         let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut segments = Vec::new();
         for p in parts {

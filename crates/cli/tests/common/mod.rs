@@ -20,6 +20,23 @@ pub fn bt() -> Command {
     c
 }
 
+/// Generates `events` events with `seed` into `dir/trail`.
+pub fn synth(dir: &Path, events: u64, seed: u64) -> PathBuf {
+    let trail = dir.join("trail");
+    bt().args([
+        "synth",
+        "--events",
+        &events.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ])
+    .arg("--out")
+    .arg(&trail)
+    .assert()
+    .success();
+    trail
+}
+
 /// A generated trail and its ingested store.
 pub struct Fixture {
     _dir: tempfile::TempDir,
@@ -31,19 +48,8 @@ impl Fixture {
     /// Generates `events` events with `seed` and ingests them.
     pub fn new(events: u64, seed: u64) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let trail = dir.path().join("trail");
+        let trail = synth(dir.path(), events, seed);
         let store = dir.path().join("store");
-        bt().args([
-            "synth",
-            "--events",
-            &events.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--out",
-        ])
-        .arg(&trail)
-        .assert()
-        .success();
         bt().args(["ingest", "--store"])
             .arg(&store)
             .arg(trail.join("AWSLogs"))
