@@ -72,11 +72,19 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BenchFloorArgs {
     /// Files, directories or s3://bucket/prefix URLs.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "reencode")]
     pub sources: Vec<String>,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Also parse each file into a JSON document (sonic-rs), building no column: the
+    /// least any JSON ingest pays before it stores anything.
+    #[arg(long)]
+    pub json: bool,
+    /// Instead: encode the events of this store again with the store's Parquet settings
+    /// (read first, untimed): the least writing the columns costs.
+    #[arg(long, value_name = "STORE")]
+    pub reencode: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
