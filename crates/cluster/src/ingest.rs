@@ -525,8 +525,9 @@ pub struct ClusterIngestOptions {
     /// Files per round: each round is one cluster job and one manifest commit, so a killed
     /// ingest repeats at most one round.
     pub files_per_round: usize,
-    /// S3 endpoint and region the executors should use for `s3://` sources.
+    /// S3 endpoint the executors should use for `s3://` sources (e.g. a local server).
     pub s3_endpoint: Option<String>,
+    /// Region the executors should sign S3 requests for.
     pub s3_region: Option<String>,
 }
 

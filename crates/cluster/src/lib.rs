@@ -31,15 +31,19 @@ pub enum ClusterError {
     /// A `ballista://host:port` address that cannot be used.
     #[error("bad engine address {0:?}: expected ballista://HOST:PORT")]
     BadUrl(String),
+    /// The store could not be read, locked or written.
     #[error(transparent)]
     Store(#[from] backtrail_store::StoreError),
+    /// Sources could not be listed.
     #[error(transparent)]
     Source(#[from] backtrail_sources::SourceError),
+    /// A query failed (on the cluster or while planning it).
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The cluster failed the work or could not be reached.
     #[error("cluster: {0}")]
     Cluster(String),
+    /// The client's async runtime (or a path) could not be set up.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
 }
