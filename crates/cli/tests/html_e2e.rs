@@ -109,3 +109,46 @@ fn hostile_values_from_the_logs_stay_text_in_the_html_report() {
         "payload not shown as text"
     );
 }
+
+#[test]
+fn the_hand_over_report_carries_no_session_token() {
+    let fx = common::Fixture::new(20_000, 7);
+    let html = fx.trail.join("report.html");
+    common::bt()
+        .args(["investigate", "--store"])
+        .arg(&fx.store)
+        .arg("--finding")
+        .arg(fx.trail.join("findings/cross-account-role-chain.json"))
+        .arg("--html")
+        .arg(&html)
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(&html).unwrap();
+    let out = common::bt()
+        .args(["query", "--format", "csv", "--store"])
+        .arg(&fx.store)
+        .arg(
+            "SELECT json_get_str(response_elements, 'credentials', 'sessionToken') AS t \
+             FROM events WHERE json_get_str(response_elements, 'credentials', 'sessionToken') IS NOT NULL",
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let tokens: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    assert!(tokens.len() > 10);
+    for t in &tokens {
+        assert!(!report.contains(t.as_str()), "token {t} in the report");
+    }
+    // The chain's AssumeRole events are in the evidence, their tokens masked.
+    assert!(
+        report.contains("redacted: "),
+        "no masked token in the evidence"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod html;
 pub mod investigate;
+pub mod redact;
 pub mod sessions;
 pub mod who;
 

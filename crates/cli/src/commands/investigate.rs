@@ -198,7 +198,13 @@ fn html(
     let evidence = engine
         .events_by_ids(&ids)?
         .iter()
-        .map(|e| (e.event_id.clone(), backtrail_normalize::to_json(e)))
+        .map(|e| {
+            let json = backtrail_normalize::to_json(e);
+            (
+                e.event_id.clone(),
+                backtrail_render::redact::credentials(&json),
+            )
+        })
         .collect();
     Ok(backtrail_render::html::render(inv, &evidence))
 }
