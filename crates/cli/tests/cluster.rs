@@ -237,13 +237,11 @@ fn cluster_gives_the_embedded_answers() {
         .collect();
     findings.sort();
     assert!(findings.len() >= 7);
-    for f in &findings {
+    // The same JSON from every report command, on each engine's own store.
+    let same = |args: &[&str]| {
         let run = |store: &Path, engine: Option<&str>| {
             let mut c = bt();
-            c.args(["investigate", "--format", "json", "--store"])
-                .arg(store)
-                .arg("--finding")
-                .arg(f);
+            c.args(args).arg("--store").arg(store);
             if let Some(e) = engine {
                 c.args(["--engine", e]);
             }
@@ -251,25 +249,22 @@ fn cluster_gives_the_embedded_answers() {
         };
         let want = run(&local, None);
         let got = run(&remote, Some(&cluster.url));
-        assert!(
-            want.status.success(),
-            "{}",
-            String::from_utf8_lossy(&want.stderr)
-        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(want.status.success(), "{args:?}: {}", text(&want.stderr));
         assert!(
             got.status.success(),
-            "{}: {}\n{}",
-            f.display(),
-            String::from_utf8_lossy(&got.stderr),
+            "{args:?}: {}\n{}",
+            text(&got.stderr),
             logs()
         );
-        assert_eq!(
-            String::from_utf8_lossy(&want.stdout),
-            String::from_utf8_lossy(&got.stdout),
-            "{}",
-            f.display()
-        );
+        assert_eq!(text(&want.stdout), text(&got.stdout), "{args:?}");
+    };
+    for f in &findings {
+        for command in ["investigate", "who"] {
+            same(&[command, "--format", "json", "--finding", path(f)]);
+        }
     }
+    same(&["sessions", "--format", "json", "--limit", "500"]);
 
     // One executor dies while a query runs: the answer is right or the error is clear.
     let mut procs = cluster.procs;

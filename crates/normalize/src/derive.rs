@@ -3,7 +3,7 @@
 use backtrail_model::time::{parse_expiration, parse_iso};
 use backtrail_model::{Event, Issuance, SessionSummary};
 use sonic_rs::{JsonValueTrait, LazyValue};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Event names that create credentials or start a session.
 pub const ISSUING_EVENTS: &[&str] = &[
@@ -246,13 +246,20 @@ fn key_hash(key: Option<&str>, arn: Option<&str>, creation: Option<i64>) -> u128
     h.digest128()
 }
 
+/// Keeps the smallest `SESSION_LIST_CAP` distinct values: unlike the first ones seen, they
+/// do not depend on the order events arrive in, so a store ingested in any order (or on a
+/// cluster) lists the same values.
 fn push_capped(list: &mut Vec<String>, v: &Option<String>) {
-    if let Some(v) = v
-        && list.last() != Some(v)
-        && list.len() < SESSION_LIST_CAP
-        && !list.iter().any(|x| x == v)
-    {
+    let Some(v) = v else { return };
+    if list.iter().any(|x| x == v) {
+        return;
+    }
+    if list.len() < SESSION_LIST_CAP {
         list.push(v.clone());
+    } else if let Some(max) = list.iter_mut().max()
+        && *v < *max
+    {
+        *max = v.clone();
     }
 }
 
@@ -326,13 +333,15 @@ impl SessionAggregator {
         }
     }
 
-    /// The rows, in a stable order.
+    /// The rows, in a stable order, their lists sorted: the same whatever order the
+    /// events and segments came in.
     pub fn finish(self) -> Vec<SessionSummary> {
         let mut v: Vec<SessionSummary> = self.map.into_values().collect();
         v.sort_by_key(SessionSummary::key);
         for s in &mut v {
-            let set: BTreeSet<String> = s.regions.drain(..).collect();
-            s.regions = set.into_iter().collect();
+            s.regions.sort_unstable();
+            s.source_ips.sort_unstable();
+            s.user_agents.sort_unstable();
         }
         v
     }
@@ -351,4 +360,43 @@ impl SessionAggregator {
 /// Parses a creation date or event time string (re-exported for the store's readers).
 pub fn parse_time(s: &str) -> Option<i64> {
     parse_iso(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> Event {
+        let mut ev = Event {
+            event_id: format!("e{i}"),
+            event_time: 1_700_000_000_000 + i as i64,
+            source_ip: Some(format!("198.51.100.{}", i % 100)),
+            user_agent: Some(format!("agent-{}", i % 7)),
+            aws_region: Some(["us-east-1", "eu-west-1"][i % 2].to_string()),
+            ..Event::default()
+        };
+        ev.identity.access_key_id = Some("ASIAEXAMPLE".into());
+        ev.identity.arn = Some("arn:aws:sts::1:assumed-role/r/s".into());
+        ev
+    }
+
+    #[test]
+    fn session_rows_do_not_depend_on_event_or_segment_order() {
+        let events: Vec<Event> = (0..300).map(event).collect();
+        let mut forward = SessionAggregator::default();
+        events.iter().for_each(|e| forward.add(e));
+        // Backwards, in two parts merged the way segments are.
+        let (mut a, mut b) = (SessionAggregator::default(), SessionAggregator::default());
+        events.iter().rev().take(120).for_each(|e| a.add(e));
+        events.iter().rev().skip(120).for_each(|e| b.add(e));
+        let mut merged = SessionAggregator::default();
+        for row in b.finish().into_iter().chain(a.finish()) {
+            merged.merge(row);
+        }
+        let (x, y) = (forward.finish(), merged.finish());
+        assert_eq!(x, y);
+        assert_eq!(x[0].source_ips.len(), SESSION_LIST_CAP);
+        assert_eq!(x[0].source_ips[0], "198.51.100.0");
+        assert_eq!(x[0].user_agents.len(), 7);
+    }
 }
