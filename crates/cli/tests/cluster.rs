@@ -266,6 +266,62 @@ fn cluster_gives_the_embedded_answers() {
     }
     same(&["sessions", "--format", "json", "--limit", "500"]);
 
+    // Real captures (every shape, malformed files, re-delivered events) give the same
+    // accounting and the same tables through the cluster.
+    let real = common::realdata();
+    if real.is_dir() {
+        let (rl, rr) = (
+            dir.path().join("real-local"),
+            dir.path().join("real-remote"),
+        );
+        let a = ingest(&rl, &real, None);
+        let b = ingest(&rr, &real, Some(&cluster.url));
+        for k in [
+            "files_read",
+            "files_skipped",
+            "files_rejected",
+            "records_seen",
+            "stored",
+        ] {
+            assert_eq!(a[k], b[k], "realdata {k}");
+        }
+        assert_eq!(
+            (a["duplicates"].clone(), a["rejected"].clone()),
+            (b["duplicates"].clone(), b["rejected"].clone())
+        );
+        let sorted = |v: &serde_json::Value| {
+            let mut r: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            r.sort();
+            r
+        };
+        assert_eq!(sorted(&a["rejects"]), sorted(&b["rejects"]));
+        for sql in [
+            "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events",
+            "SELECT * FROM sessions ORDER BY access_key_id, arn, creation_date",
+            "SELECT event_id, issued_access_key_id, issued_arn FROM issuances ORDER BY 1, 2, 3",
+        ] {
+            let want = query(&rl, sql, None);
+            let got = query(&rr, sql, Some(&cluster.url));
+            assert!(
+                got.status.success(),
+                "{}",
+                String::from_utf8_lossy(&got.stderr)
+            );
+            assert_eq!(want.stdout, got.stdout, "realdata: {sql}");
+        }
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing",
+            real.display()
+        );
+    }
+
     // One executor dies while a query runs: the answer is right or the error is clear.
     let mut procs = cluster.procs;
     let sql = "SELECT event_name, count(*) AS n FROM events GROUP BY event_name ORDER BY n DESC, event_name";

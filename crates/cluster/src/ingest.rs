@@ -330,9 +330,9 @@ fn event_rows(file: &str, events: &[Event]) -> Result<RecordBatch> {
         b.push(ev);
     }
     let mut cols = b.finish().columns().to_vec();
-    cols.push(Arc::new(UInt64Array::from_iter_values(events.iter().map(
-        |e| id_hash(&e.event_id, e.recipient_account_id.as_deref()) as u64,
-    ))));
+    cols.push(Arc::new(UInt64Array::from_iter_values(
+        events.iter().map(|e| id_hash(e) as u64),
+    )));
     cols.push(Arc::new(StringArray::from_iter_values(
         std::iter::repeat_n(file, events.len()),
     )));

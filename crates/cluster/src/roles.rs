@@ -68,6 +68,9 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<(), ClusterError> {
         // An executor that stops sending heartbeats is given up on (and its tasks re-run
         // elsewhere) after this long.
         executor_timeout_seconds: 30,
+        // When the last executor is gone, running jobs fail after this long instead of
+        // waiting for one to come back.
+        no_executors_grace_period_seconds: 30,
         // Shuffle files of a finished job are not read again (the client has its
         // result); an ingest round writes a copy of its events there, so free it soon.
         finished_job_data_clean_up_interval_seconds: 30,

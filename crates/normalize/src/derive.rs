@@ -263,6 +263,40 @@ fn push_capped(list: &mut Vec<String>, v: &Option<String>) {
     }
 }
 
+/// A session's identity fields as one event (or one partial row) shows them. The row keeps
+/// those of its earliest event (ties: the smallest values), so it does not depend on the
+/// order events and segments arrive in, even when a session's events disagree.
+#[derive(PartialEq, PartialOrd)]
+struct Who<'a> {
+    first_seen: i64,
+    identity_type: Option<&'a String>,
+    principal_id: Option<&'a String>,
+    account_id: Option<&'a String>,
+    user_name: Option<&'a String>,
+    issuer_arn: Option<&'a String>,
+}
+
+impl Who<'_> {
+    fn apply_if_earlier(&self, s: &mut SessionSummary) {
+        let current = Who {
+            first_seen: s.first_seen,
+            identity_type: s.identity_type.as_ref(),
+            principal_id: s.principal_id.as_ref(),
+            account_id: s.account_id.as_ref(),
+            user_name: s.user_name.as_ref(),
+            issuer_arn: s.issuer_arn.as_ref(),
+        };
+        if *self < current {
+            s.first_seen = self.first_seen;
+            s.identity_type = self.identity_type.cloned();
+            s.principal_id = self.principal_id.cloned();
+            s.account_id = self.account_id.cloned();
+            s.user_name = self.user_name.cloned();
+            s.issuer_arn = self.issuer_arn.cloned();
+        }
+    }
+}
+
 impl SessionAggregator {
     /// Counts one event.
     pub fn add(&mut self, ev: &Event) {
@@ -286,7 +320,15 @@ impl SessionAggregator {
             last_seen: ev.event_time,
             ..Default::default()
         });
-        s.first_seen = s.first_seen.min(ev.event_time);
+        let seen = Who {
+            first_seen: ev.event_time,
+            identity_type: id.kind.as_ref(),
+            principal_id: id.principal_id.as_ref(),
+            account_id: id.account_id.as_ref(),
+            user_name: id.user_name.as_ref(),
+            issuer_arn: id.issuer_arn.as_ref(),
+        };
+        seen.apply_if_earlier(s);
         s.last_seen = s.last_seen.max(ev.event_time);
         s.events += 1;
         if ev.failed() {
@@ -312,7 +354,15 @@ impl SessionAggregator {
                 self.map.insert(h, row);
             }
             Some(s) => {
-                s.first_seen = s.first_seen.min(row.first_seen);
+                Who {
+                    first_seen: row.first_seen,
+                    identity_type: row.identity_type.as_ref(),
+                    principal_id: row.principal_id.as_ref(),
+                    account_id: row.account_id.as_ref(),
+                    user_name: row.user_name.as_ref(),
+                    issuer_arn: row.issuer_arn.as_ref(),
+                }
+                .apply_if_earlier(s);
                 s.last_seen = s.last_seen.max(row.last_seen);
                 s.events += row.events;
                 s.errors += row.errors;
@@ -326,9 +376,6 @@ impl SessionAggregator {
                     push_capped(&mut s.regions, &Some(v));
                 }
                 s.from_console |= row.from_console;
-                if s.identity_type.is_none() {
-                    s.identity_type = row.identity_type;
-                }
             }
         }
     }
@@ -377,6 +424,8 @@ mod tests {
         };
         ev.identity.access_key_id = Some("ASIAEXAMPLE".into());
         ev.identity.arn = Some("arn:aws:sts::1:assumed-role/r/s".into());
+        // Events of one session that disagree (anonymised samples do).
+        ev.identity.issuer_arn = Some(format!("arn:aws:iam::1:role/r{}", i % 3));
         ev
     }
 
@@ -398,5 +447,6 @@ mod tests {
         assert_eq!(x[0].source_ips.len(), SESSION_LIST_CAP);
         assert_eq!(x[0].source_ips[0], "198.51.100.0");
         assert_eq!(x[0].user_agents.len(), 7);
+        assert_eq!(x[0].issuer_arn.as_deref(), Some("arn:aws:iam::1:role/r0"));
     }
 }

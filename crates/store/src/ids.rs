@@ -7,18 +7,48 @@
 
 use crate::StoreError;
 use crate::manifest::{IdDay, Manifest};
+use backtrail_model::Event;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Hash of an event's identity: its eventID within its recipient account. A re-delivered
-/// event repeats both; the two accounts' copies of a cross-account call never share both
-/// (documentation examples that reuse one eventID for both copies keep both).
-pub fn id_hash(event_id: &str, account: Option<&str>) -> u128 {
+/// Hash of an event's content: the record as logged, field by field. A re-delivered event
+/// repeats it whole, so it is found as a duplicate; records that merely reuse an eventID
+/// (the two accounts' copies of a cross-account call, documentation examples, anonymised
+/// samples: a few hundred in ../shared/realdata) differ somewhere and are all kept. As only
+/// identical records collapse, which copy is kept cannot matter, and the store is the same
+/// whatever order the files are read in (the cluster's writers rely on it).
+pub fn id_hash(ev: &Event) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(event_id.as_bytes());
-    h.update(&[0]);
-    h.update(account.unwrap_or("").as_bytes());
+    let mut field = |v: Option<&str>| {
+        match v {
+            Some(v) => {
+                h.update(&[1]);
+                h.update(v.as_bytes());
+            }
+            None => h.update(&[2]),
+        }
+        h.update(&[0]);
+    };
+    field(Some(&ev.event_id));
+    field(ev.recipient_account_id.as_deref());
+    field(Some(&ev.event_name));
+    field(Some(&ev.event_source));
+    field(ev.event_type.as_deref());
+    field(ev.aws_region.as_deref());
+    field(ev.source_ip.as_deref());
+    field(ev.user_agent.as_deref());
+    field(ev.error_code.as_deref());
+    field(ev.error_message.as_deref());
+    field(ev.request_id.as_deref());
+    field(ev.user_identity.as_deref());
+    field(ev.request_parameters.as_deref());
+    field(ev.response_elements.as_deref());
+    field(ev.resources.as_deref());
+    field(ev.additional_event_data.as_deref());
+    field(ev.service_event_details.as_deref());
+    field(ev.extra.as_deref());
+    h.update(&ev.event_time.to_le_bytes());
     h.digest128()
 }
 
@@ -71,14 +101,10 @@ impl IdIndex {
         }
     }
 
-    /// Records the id and returns true when it is new; false for a duplicate.
-    pub fn insert(
-        &mut self,
-        event_id: &str,
-        account: Option<&str>,
-        event_time: i64,
-    ) -> Result<bool, StoreError> {
-        let h = id_hash(event_id, account);
+    /// Records the event and returns true when it is new; false for a duplicate.
+    pub fn insert(&mut self, ev: &Event) -> Result<bool, StoreError> {
+        let h = id_hash(ev);
+        let event_time = ev.event_time;
         if self.fresh_set.contains(&h) {
             return Ok(false);
         }

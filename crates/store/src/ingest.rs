@@ -616,11 +616,7 @@ impl LocalWriter<'_> {
         let (mut stored, mut duplicates) = (0, 0);
         if let Ok(pf) = &work.parsed {
             for ev in &pf.events {
-                if ids.insert(
-                    &ev.event_id,
-                    ev.recipient_account_id.as_deref(),
-                    ev.event_time,
-                )? {
+                if ids.insert(ev)? {
                     stored += 1;
                     self.out.push(ev)?;
                 } else {
@@ -689,11 +685,7 @@ impl PartitionWriter {
 
     /// Stores one event read from `file`, unless it is a duplicate.
     pub fn push(&mut self, file: &str, ev: &Event) -> Result<(), StoreError> {
-        let fresh = self.ids.insert(
-            &ev.event_id,
-            ev.recipient_account_id.as_deref(),
-            ev.event_time,
-        )?;
+        let fresh = self.ids.insert(ev)?;
         let counts = match self.files.get_mut(file) {
             Some(c) => c,
             None => self.files.entry(file.to_string()).or_default(),

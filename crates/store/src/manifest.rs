@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Current manifest format.
-pub const FORMAT: u32 = 1;
+/// Current manifest format. 2: an event's identity hash covers more than eventID and account
+/// (`ids::id_hash`); the id sidecars of format 1 cannot be compared with it, so such a store
+/// is ingested again into a new one.
+pub const FORMAT: u32 = 2;
 
 /// What the store holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
