@@ -186,3 +186,35 @@ fn query_table_output_escapes_control_characters() {
     );
     assert!(text.contains("evil\\u{1b}[2J"), "{text}");
 }
+
+/// The README's first command: a trail generated, ingested and investigated, the HTML
+/// report written, and the origin named is the planted incident's ground truth.
+#[test]
+fn demo_investigates_a_planted_incident_to_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bt()
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(dir.path().join("report.html").is_file());
+    assert!(out.contains("HTML report:"), "{out}");
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.path()
+                .join("trail/ground-truth/cross-account-role-chain.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let origin = truth["origin"]["identifier"].as_str().unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("origin") && l.contains(origin)),
+        "origin {origin} not named:\n{out}"
+    );
+}
