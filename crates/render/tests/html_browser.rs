@@ -114,20 +114,30 @@ fn body_attr<'a>(dom: &'a str, name: &str) -> Option<&'a str> {
     Some(&body[from..from + body[from..].find('"')?])
 }
 
+/// Writes the page, opens it with its self-test and returns its path and final DOM, once
+/// the script ran to the end under the CSP (else nothing would be drawn).
+fn draw(chrome: &Path, dir: &Path, name: &str, html: &str) -> (PathBuf, String) {
+    let path = write(dir, name, html);
+    let dom = run(chrome, &url(&path, "#selftest"), &["--dump-dom".into()]);
+    assert_eq!(
+        body_attr(&dom, "data-rendered"),
+        Some("ok"),
+        "page did not draw"
+    );
+    (path, dom)
+}
+
 #[test]
 fn hostile_values_render_as_text_and_run_nothing() {
     let Some(chrome) = chromium() else { return };
     let t0 = Instant::now();
     let (inv, evidence) = hostile();
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = write(dir.path(), "hostile.html", &render(&inv, &evidence));
-    let dom = run(&chrome, &url(&path, "#selftest"), &["--dump-dom".into()]);
-
-    // The script ran to the end under the CSP (else nothing below would be drawn).
-    assert_eq!(
-        body_attr(&dom, "data-rendered"),
-        Some("ok"),
-        "page did not draw"
+    let (_, dom) = draw(
+        &chrome,
+        dir.path(),
+        "hostile.html",
+        &render(&inv, &evidence),
     );
     let selftest = body_attr(&dom, "data-selftest").expect("self-test ran");
     assert!(selftest.contains(";viewer=json;absent=ok;"), "{selftest}");
@@ -217,12 +227,11 @@ fn realistic_report_draws_sorts_filters_and_shows_evidence() {
     let t0 = Instant::now();
     let (inv, evidence) = realistic();
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = write(dir.path(), "realistic.html", &render(&inv, &evidence));
-    let dom = run(&chrome, &url(&path, "#selftest"), &["--dump-dom".into()]);
-    assert_eq!(
-        body_attr(&dom, "data-rendered"),
-        Some("ok"),
-        "page did not draw"
+    let (path, dom) = draw(
+        &chrome,
+        dir.path(),
+        "realistic.html",
+        &render(&inv, &evidence),
     );
 
     // Sorting by a click on the "calls" header: biggest first, then smallest first, the
