@@ -12,7 +12,7 @@
 //! the embedded ingest. Each file's report (records, rejects, skips, warnings) travels
 //! through the shuffle as a row of its own; the writers return the reports and what they
 //! wrote, and the caller lists the segments only when every record of every file is
-//! accounted for ([`backtrail_store::ExternalIngest::commit`]). A killed or failed round
+//! accounted for ([`backtrail_store::IngestRun::commit`]). A killed or failed round
 //! lists nothing; its files are removed by the next ingest, which reads them again.
 
 use crate::{ClusterError, scheduler_url};
@@ -23,7 +23,7 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use backtrail_model::Event;
 use backtrail_normalize::parse_file;
-use backtrail_sources::{Location, S3Options, SourceFile, Sources};
+use backtrail_sources::{S3Options, SourceFile, Sources};
 use backtrail_store::columns::{Builder, rows, schema};
 use backtrail_store::ids::id_hash;
 use backtrail_store::{
@@ -54,53 +54,6 @@ use std::sync::Arc;
 /// Rows per batch sent into the shuffle.
 const BATCH_ROWS: usize = 8192;
 
-/// A source file as the plan carries it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireFile {
-    key: String,
-    size: u64,
-    version: String,
-    /// Local path on the shared storage.
-    path: Option<PathBuf>,
-    /// S3 bucket and key.
-    s3: Option<(String, String)>,
-}
-
-impl From<&SourceFile> for WireFile {
-    fn from(f: &SourceFile) -> Self {
-        let (path, s3) = match &f.location {
-            Location::Local(p) => (Some(p.clone()), None),
-            Location::S3 { bucket, key } => (None, Some((bucket.clone(), key.clone()))),
-        };
-        WireFile {
-            key: f.key.clone(),
-            size: f.size,
-            version: f.version.clone(),
-            path,
-            s3,
-        }
-    }
-}
-
-impl WireFile {
-    fn source_file(&self) -> SourceFile {
-        let location = match (&self.path, &self.s3) {
-            (Some(p), _) => Location::Local(p.clone()),
-            (None, Some((bucket, key))) => Location::S3 {
-                bucket: bucket.clone(),
-                key: key.clone(),
-            },
-            (None, None) => Location::Local(PathBuf::from(&self.key)),
-        };
-        SourceFile {
-            key: self.key.clone(),
-            size: self.size,
-            version: self.version.clone(),
-            location,
-        }
-    }
-}
-
 /// Where the parse tasks find S3. Credentials are never sent: each executor takes them
 /// from its own environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,7 +79,7 @@ const FILE: &str = "bt_file";
 const REPORT: &str = "bt_report";
 /// The writers' single output column: one JSON result per writer.
 const RESULT: &str = "bt_result";
-/// The file list's column: one JSON [`WireFile`] per row.
+/// The file list's column: one JSON [`SourceFile`] per row.
 const SOURCE: &str = "bt_source";
 
 fn file_list_schema() -> SchemaRef {
@@ -142,7 +95,7 @@ fn file_list(groups: &[&[SourceFile]]) -> Result<Arc<dyn ExecutionPlan>> {
     for g in groups {
         let rows = g
             .iter()
-            .map(|f| serde_json::to_string(&WireFile::from(f)).map_err(exec_err))
+            .map(|f| serde_json::to_string(f).map_err(exec_err))
             .collect::<Result<Vec<_>>>()?;
         partitions.push(vec![RecordBatch::try_new(
             schema.clone(),
@@ -178,6 +131,14 @@ fn properties(schema: SchemaRef, partitions: usize) -> PlanProperties {
         EmissionType::Incremental,
         Boundedness::Bounded,
     )
+}
+
+/// A text column of one of the batches these operators pass each other.
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| exec_err(format!("batch without the text column {name}")))
 }
 
 fn exec_err(e: impl std::fmt::Display) -> DataFusionError {
@@ -264,12 +225,9 @@ impl ExecutionPlan for ParseExec {
             let mut files = Vec::new();
             while let Some(batch) = input.next().await {
                 let batch = batch?;
-                let col = batch
-                    .column_by_name(SOURCE)
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                    .ok_or_else(|| exec_err("file list without bt_source"))?;
+                let col = strings(&batch, SOURCE)?;
                 for v in col.iter().flatten() {
-                    files.push(serde_json::from_str::<WireFile>(v).map_err(exec_err)?);
+                    files.push(serde_json::from_str::<SourceFile>(v).map_err(exec_err)?);
                 }
             }
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
@@ -298,18 +256,17 @@ impl ExecutionPlan for ParseExec {
 /// Parses the files of one group into shuffle rows: events in batches, then the file's
 /// report. Stops early when the receiver is gone (the task was cancelled).
 fn parse_group(
-    files: &[WireFile],
+    files: &[SourceFile],
     s3: S3Options,
     tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
 ) -> Result<()> {
     let sources = Sources::with_s3_options(s3).map_err(exec_err)?;
-    for wf in files {
-        let f = wf.source_file();
-        let (parsed, raw_len) = match sources.read(&f) {
+    for f in files {
+        let (parsed, raw_len) = match sources.read(f) {
             Ok(raw) => (Ok(parse_file(&raw)), raw.len() as u64),
             Err(e) => (Err(e.to_string()), 0),
         };
-        let report = FileReport::new(&f, &parsed, raw_len);
+        let report = FileReport::new(f, &parsed, raw_len);
         if let Ok(pf) = &parsed {
             for chunk in pf.events.chunks(BATCH_ROWS) {
                 if tx.blocking_send(Ok(event_rows(&f.key, chunk)?)).is_err() {
@@ -482,13 +439,7 @@ fn take_batch(
     writer: &mut PartitionWriter,
     reports: &mut Vec<FileReport>,
 ) -> Result<()> {
-    let column = |name: &str| -> Result<&StringArray> {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| exec_err(format!("shuffle rows without {name}")))
-    };
-    let report = column(REPORT)?;
+    let report = strings(batch, REPORT)?;
     let is_event: BooleanArray = (0..report.len()).map(|i| Some(report.is_null(i))).collect();
     for i in 0..report.len() {
         if report.is_valid(i) {
@@ -501,11 +452,7 @@ fn take_batch(
         return Ok(());
     }
     let events = filter_record_batch(batch, &is_event)?;
-    let files = events
-        .column_by_name(FILE)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| exec_err("shuffle rows without bt_file"))?
-        .clone();
+    let files = strings(&events, FILE)?.clone();
     let event_schema = schema::<Event>();
     let cols = events.columns()[..event_schema.fields().len()].to_vec();
     let events = RecordBatch::try_new(event_schema, cols)?;
@@ -556,7 +503,7 @@ pub fn ingest(
     let scheduler = scheduler_url(url)?;
     let dir = std::path::absolute(dir).map_err(ClusterError::Runtime)?;
     let store = Store::create(&dir)?;
-    let (mut run, todo) = store.begin_external(discovery)?;
+    let (mut run, todo) = store.begin(discovery)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -635,10 +582,7 @@ async fn run_plan(
     let mut out = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let col = batch
-            .column_by_name(RESULT)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| exec_err("writer output without bt_result"))?;
+        let col = strings(&batch, RESULT)?;
         out.extend(col.iter().flatten().map(str::to_string));
     }
     Ok(out)
@@ -647,6 +591,7 @@ async fn run_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backtrail_sources::Location;
 
     #[test]
     fn report_rows_and_event_rows_share_the_shuffle_schema() {

@@ -12,7 +12,7 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::execution::SessionState;
 use datafusion::prelude::SessionConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +47,8 @@ pub struct ExecutorOptions {
     pub work_dir: Option<String>,
 }
 
-/// A session state with DataFusion's and Ballista's functions plus backtrail's JSON ones.
+/// A session state with DataFusion's and Ballista's functions plus backtrail's JSON ones:
+/// the scheduler's sessions, and the functions executors resolve plans with.
 fn session_state(config: SessionConfig) -> datafusion::common::Result<SessionState> {
     let mut state = default_session_builder(config)?;
     datafusion_functions_json::register_all(&mut state)?;
@@ -84,10 +85,7 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<(), ClusterError> {
 
 /// Runs an executor until the process is stopped.
 pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
-    let mut state = SessionStateBuilder::new().with_default_features().build();
-    datafusion_functions_json::register_all(&mut state)
-        .map_err(|e| ClusterError::Cluster(e.to_string()))?;
-    let functions = BallistaFunctionRegistry::from(&state);
+    let functions = BallistaFunctionRegistry::from(&session_state(SessionConfig::new())?);
     let mut config = ExecutorProcessConfig {
         bind_host: opts.bind,
         external_host: opts.external_host,

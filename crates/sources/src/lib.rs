@@ -62,7 +62,7 @@ impl Filter {
 }
 
 /// Where to fetch a file's bytes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Location {
     /// An absolute local path.
     Local(PathBuf),
@@ -75,8 +75,9 @@ pub enum Location {
     },
 }
 
-/// One file found by discovery.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One file found by discovery (serializable, so a cluster's plan can hand it to the
+/// executor that reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
     /// Identity and display name: the absolute local path, or `s3://bucket/key`.
     pub key: String,

@@ -147,12 +147,12 @@ impl Store {
         opts: &IngestOptions,
         progress: &dyn Progress,
     ) -> Result<IngestSummary, StoreError> {
-        let (_lock, mut manifest, mut summary, todo, started) = self.prepare(discovery)?;
+        let (mut run, todo) = self.begin(discovery)?;
         progress.start(todo.len() as u64, todo.iter().map(|f| f.size).sum());
-        let mut ids = IdIndex::new(&self.dir, &manifest, opts.id_budget);
+        let mut ids = IdIndex::new(&self.dir, &run.manifest, opts.id_budget);
         let mut writer = LocalWriter {
             store: self,
-            out: SegmentWriter::new(&self.dir, opts, manifest.next_segment, "seg-".into()),
+            out: SegmentWriter::new(&self.dir, opts, run.manifest.next_segment, "seg-".into()),
         };
 
         let threads = if opts.threads == 0 {
@@ -185,57 +185,26 @@ impl Store {
                 });
             });
             for work in rx.iter() {
-                let events = writer.take(work, &mut ids, &mut summary)?;
-                progress.file_done(summary.bytes_read, events);
+                let events = writer.take(work, &mut ids, &mut run.summary)?;
+                progress.file_done(run.summary.bytes_read, events);
                 if writer.out.rows() >= opts.segment_rows {
-                    writer.commit(&mut ids, &mut manifest, &mut summary)?;
+                    writer.commit(&mut ids, &mut run.manifest, &mut run.summary)?;
                 }
             }
-            writer.commit(&mut ids, &mut manifest, &mut summary)
+            writer.commit(&mut ids, &mut run.manifest, &mut run.summary)
         });
         result?;
-        if !manifest.sessions_current() {
-            sessions::rebuild(&self.dir, &mut manifest)?;
-        }
-        summary.seconds = started.elapsed().as_secs_f64();
-        Ok(summary)
+        run.finish()
     }
 
-    /// Starts an ingest whose files are read and written elsewhere; returns it with the
-    /// files that need reading (new or changed since they were ingested).
-    pub fn begin_external(
+    /// Starts an ingest: takes the writer lock, removes what a killed ingest left, and
+    /// returns the run with the files that need reading (new or changed since they were
+    /// ingested). [`Store::ingest`] reads and writes them here; a cluster reads and writes
+    /// them elsewhere and lists the result with [`IngestRun::commit`].
+    pub fn begin(
         &self,
         discovery: Discovery,
-    ) -> Result<(ExternalIngest<'_>, Vec<SourceFile>), StoreError> {
-        let (lock, manifest, summary, todo, started) = self.prepare(discovery)?;
-        Ok((
-            ExternalIngest {
-                store: self,
-                _lock: lock,
-                manifest,
-                summary,
-                started,
-            },
-            todo,
-        ))
-    }
-
-    /// Takes the writer lock, removes what a killed ingest left, and picks the files to
-    /// read.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
-        &self,
-        discovery: Discovery,
-    ) -> Result<
-        (
-            crate::WriteLock,
-            Manifest,
-            IngestSummary,
-            Vec<SourceFile>,
-            Instant,
-        ),
-        StoreError,
-    > {
+    ) -> Result<(IngestRun<'_>, Vec<SourceFile>), StoreError> {
         let started = Instant::now();
         let lock = self.lock_for_writing()?;
         let manifest = Manifest::load(&self.dir)?;
@@ -255,7 +224,14 @@ impl Store {
                 _ => todo.push(f),
             }
         }
-        Ok((lock, manifest, summary, todo, started))
+        let run = IngestRun {
+            store: self,
+            _lock: lock,
+            manifest,
+            summary,
+            started,
+        };
+        Ok((run, todo))
     }
 
     fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
@@ -652,7 +628,7 @@ impl LocalWriter<'_> {
 
 /// Writes the events of one slice of the id space on a cluster executor: duplicates are
 /// found against the committed store and everything this writer saw, and segments are
-/// sealed but not listed; the coordinator lists them with [`ExternalIngest::commit`].
+/// sealed but not listed; the coordinator lists them with [`IngestRun::commit`].
 pub struct PartitionWriter {
     ids: IdIndex,
     out: SegmentWriter,
@@ -725,10 +701,10 @@ impl PartitionWriter {
     }
 }
 
-/// An ingest whose files are read and written elsewhere (on a cluster): this side holds
-/// the writer lock, says which files need reading, checks that every record is accounted
-/// for, and lists the written segments in the manifest.
-pub struct ExternalIngest<'a> {
+/// An ingest in progress: it holds the writer lock and the manifest, and adds up the
+/// summary. When files are read and written elsewhere (on a cluster), it checks that every
+/// record is accounted for and lists the written segments ([`IngestRun::commit`]).
+pub struct IngestRun<'a> {
     store: &'a Store,
     _lock: crate::WriteLock,
     manifest: Manifest,
@@ -736,7 +712,7 @@ pub struct ExternalIngest<'a> {
     started: Instant,
 }
 
-impl<'a> ExternalIngest<'a> {
+impl<'a> IngestRun<'a> {
     /// The committed manifest, which writers check duplicates against.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

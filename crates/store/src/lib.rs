@@ -21,7 +21,7 @@ pub mod manifest;
 pub mod sessions;
 
 pub use ingest::{
-    ExternalIngest, FileReport, IngestOptions, IngestSummary, NoProgress, PartitionOutput,
+    FileReport, IngestOptions, IngestRun, IngestSummary, NoProgress, PartitionOutput,
     PartitionWriter, Progress, SealedSegment,
 };
 pub use manifest::Manifest;
