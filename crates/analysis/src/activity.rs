@@ -6,9 +6,9 @@
 //! under `data/`, compiled in and parsed once ([`Catalog::builtin`]), so that they can be
 //! read and corrected without touching the code.
 
+use backtrail_model::json::json_text;
 use backtrail_model::time::{format_iso, parse_iso};
 use backtrail_model::{Event, Millis};
-use backtrail_normalize::json_text;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -10,25 +10,6 @@ use backtrail_model::{EventLookup, MemoryLookup};
 use backtrail_normalize::{SessionAggregator, issuance_of, parse_file};
 use std::path::{Path, PathBuf};
 
-fn realdata() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BACKTRAIL_REALDATA") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_dir(),
-            "BACKTRAIL_REALDATA={} is not a directory",
-            p.display()
-        );
-        return Some(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: no real data at {}", p.display());
-        None
-    }
-}
-
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -70,7 +51,9 @@ fn load_dir(dir: &Path) -> MemoryLookup {
 
 #[test]
 fn invictus_stratus_role_sessions_attribute_to_bert_jan() {
-    let Some(root) = realdata() else { return };
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
     let l = load_dir(&root.join("invictus-ir-aws_dataset"));
     let bert = "arn:aws:iam::123837392027:user/bert-jan";
     let sessions: Vec<_> = l
@@ -170,7 +153,9 @@ fn invictus_stratus_role_sessions_attribute_to_bert_jan() {
 
 #[test]
 fn stratus_federated_user_attributes_to_its_iam_user() {
-    let Some(root) = realdata() else { return };
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
     let l = load(&[root
         .join("stratus-red-team/docs/detonation-logs/aws.persistence.sts-federation-token.json")]);
     let arn = l
@@ -203,7 +188,9 @@ fn stratus_federated_user_attributes_to_its_iam_user() {
 
 #[test]
 fn awsdocs_cross_account_copies_are_joined() {
-    let Some(root) = realdata() else { return };
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
     let l = load_dir(&root.join("awsdocs"));
     // The two records of one AssumeRole, one per account, that share a sharedEventID.
     let mut pair = None;

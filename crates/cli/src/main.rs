@@ -74,6 +74,9 @@ impl From<backtrail_engine::EngineError> for CliError {
         match e {
             backtrail_engine::EngineError::Store(s) => s.into(),
             backtrail_engine::EngineError::Query(q) => CliError::new(ExitStatus::Query, q),
+            e @ backtrail_engine::EngineError::Read(_) => {
+                CliError::new(ExitStatus::Input, e.to_string())
+            }
             other => CliError::new(ExitStatus::Failure, other.to_string()),
         }
     }

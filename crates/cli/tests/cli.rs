@@ -4,7 +4,8 @@ use predicates::prelude::*;
 use std::path::Path;
 
 mod common;
-use common::{bt, realdata};
+use backtrail_testkit::realdata;
+use common::bt;
 
 fn ingest_json(store: &Path, sources: &[&Path]) -> serde_json::Value {
     let mut c = bt();
@@ -20,7 +21,8 @@ fn ingest_json(store: &Path, sources: &[&Path]) -> serde_json::Value {
 fn invictus_ingest_query_and_show_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    let src = realdata().join("invictus-ir-aws_dataset");
+    let Some(real) = realdata() else { return };
+    let src = real.join("invictus-ir-aws_dataset");
     let s = ingest_json(&store, &[&src]);
     assert_eq!(s["stored"], 2900, "{s}");
     assert_eq!(s["files_read"], 55);
@@ -87,7 +89,8 @@ fn errors_have_messages_and_exit_codes() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("not a backtrail store"));
-    ingest_json(&store, &[&realdata().join("plaso")]);
+    let trail = common::synth(tmp.path(), 2_000, 1);
+    ingest_json(&store, &[&trail]);
     bt().args(["query", "--store"])
         .arg(&store)
         .arg("SELEC nonsense")
@@ -113,17 +116,18 @@ fn errors_have_messages_and_exit_codes() {
         .stderr(predicate::str::contains("missing"));
     bt().args(["ingest", "--since", "yesterday", "--store"])
         .arg(&store)
-        .arg(realdata().join("plaso"))
+        .arg(&trail)
         .assert()
         .code(2);
 }
 
 #[test]
 fn malformed_real_file_is_accounted_for() {
+    let Some(real) = realdata() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let s = ingest_json(
         &tmp.path().join("store"),
-        &[&realdata().join("zmallen-cloudtrail2sightings")],
+        &[&real.join("zmallen-cloudtrail2sightings")],
     );
     assert_eq!(s["files_read"], 4);
     // 10 + 1 + 3 + 1 records in the four files; the malformed one keeps all 3 of its records.
@@ -217,4 +221,24 @@ fn demo_investigates_a_planted_incident_to_its_origin() {
             .any(|l| l.starts_with("origin") && l.contains(origin)),
         "origin {origin} not named:\n{out}"
     );
+}
+
+#[test]
+fn a_damaged_segment_is_an_input_error_not_a_rejected_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let trail = common::synth(tmp.path(), 2_000, 1);
+    ingest_json(&store, &[&trail]);
+    // Cut every events segment in half: the files are there but cannot be read.
+    for e in std::fs::read_dir(store.join("events")).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    bt().args(["query", "--store"])
+        .arg(&store)
+        .arg("SELECT count(*) FROM events")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::starts_with("error: "));
 }

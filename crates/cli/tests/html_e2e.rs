@@ -5,8 +5,6 @@
 mod common;
 use common::bt;
 use predicates::prelude::*;
-use std::path::Path;
-use std::process::Command;
 
 const PAYLOAD: &str = r#"<script>document.title='PWNED'</script></script><img src=x onerror="document.body.id='pwned'">"#;
 
@@ -28,20 +26,9 @@ fn record(id: &str, name: &str, ua: &str, params: &str, error: Option<&str>) -> 
     r
 }
 
-fn chromium() -> Option<&'static str> {
-    Path::new("/usr/bin/chromium")
-        .exists()
-        .then_some("/usr/bin/chromium")
-}
-
 #[test]
 fn hostile_values_from_the_logs_stay_text_in_the_html_report() {
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium missing: run scripts/install-browser.sh"
-        );
-        eprintln!("NOTICE: chromium not installed; browser check skipped");
+    let Some(chrome) = backtrail_testkit::chromium() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -69,23 +56,8 @@ fn hostile_values_from_the_logs_stay_text_in_the_html_report() {
         .success()
         // The terminal report escapes the same values: no raw escape sequence reaches it.
         .stdout(predicates::str::contains("\u{1b}").not());
-    let out = Command::new(chrome)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            tmp.path().join("profile").display()
-        ))
+    let out = backtrail_testkit::headless_chromium(&chrome, &tmp.path().join("profile"))
+        .arg("--dump-dom")
         .arg(format!("file://{}", html.display()))
         .output()
         .unwrap();

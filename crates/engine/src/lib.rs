@@ -27,6 +27,10 @@ pub enum EngineError {
     Store(#[from] backtrail_store::StoreError),
     #[error("{0}")]
     Query(String),
+    /// The store's files could not be read (I/O, damaged Parquet): an input problem, not a
+    /// rejected query.
+    #[error("reading the store: {0}")]
+    Read(String),
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
     #[error("result shape: {0}")]
@@ -35,8 +39,18 @@ pub enum EngineError {
 
 impl From<datafusion::error::DataFusionError> for EngineError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
-        // DataFusion errors nest context; the innermost line is the one a user can act on.
-        EngineError::Query(e.to_string())
+        // DataFusion errors nest context; the root says whether the query or the files failed.
+        use datafusion::error::DataFusionError as D;
+        let read = match e.find_root() {
+            D::IoError(_) | D::ObjectStore(_) | D::ParquetError(_) => true,
+            D::ArrowError(a, _) => matches!(**a, arrow::error::ArrowError::IoError(..)),
+            _ => false,
+        };
+        if read {
+            EngineError::Read(e.to_string())
+        } else {
+            EngineError::Query(e.to_string())
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! (chain, session, activity, origin) work on these plain types, and any store that can
 //! answer [`EventLookup`] can feed them.
 
+pub mod json;
 pub mod text;
 pub mod time;
 

@@ -1,5 +1,6 @@
 //! The derived rows built at ingest: credential issuances and per-session aggregates.
 
+use backtrail_model::json::json_text;
 use backtrail_model::time::{parse_expiration, parse_iso};
 use backtrail_model::{Event, Issuance, SessionSummary};
 use sonic_rs::{JsonValueTrait, LazyValue};
@@ -22,23 +23,6 @@ pub const ISSUING_EVENTS: &[&str] = &[
     "UpdateLoginProfile",
     "AssumeRoot",
 ];
-
-/// Text of a JSON-valued column as JSON: Athena-style exports store these fields as a JSON
-/// string that holds the object.
-pub fn json_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
-    let t = raw.trim_start();
-    if t.starts_with('"') {
-        let v: String = sonic_rs::from_str(t).ok()?;
-        if v.trim_start().starts_with('{') || v.trim_start().starts_with('[') {
-            return Some(v.into());
-        }
-        return None;
-    }
-    if t.starts_with('{') || t.starts_with('[') {
-        return Some(raw.into());
-    }
-    None
-}
 
 fn get_path(json: &Option<String>, path: &[&str]) -> Option<String> {
     let text = json_text(json.as_deref()?)?;

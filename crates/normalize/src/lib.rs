@@ -13,6 +13,6 @@ pub mod record;
 pub mod scan;
 
 pub use container::{FileOutcome, Format, ParsedFile, RecordReject, Warning, decode, parse_file};
-pub use derive::{SessionAggregator, issuance_of, json_text};
+pub use derive::{SessionAggregator, issuance_of};
 pub use reconstruct::to_json;
 pub use record::{RecordError, parse_record};

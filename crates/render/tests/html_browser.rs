@@ -9,47 +9,16 @@
 mod html_fixtures;
 
 use backtrail_render::html::render;
+use backtrail_testkit::{chromium, headless_chromium};
 use html_fixtures::{RLO, as_dom_text, has_handler, hostile, realistic, scripts, tags};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// The browser, or None (after saying why) when the tests should pass without it.
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(move |dir| dir.join(name))
-                .collect::<Vec<_>>()
-        })
-        .find(|p| p.is_file());
-    if found.is_none() {
-        let msg = "chromium not found: run scripts/install-browser.sh to install it";
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("notice: {msg}; skipping the browser test");
-    }
-    found
-}
 
 /// Runs headless Chromium on `url` with `extra` flags and a fresh profile; its stdout.
 fn run(chrome: &Path, url: &str, extra: &[String]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut child = Command::new(chrome)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--virtual-time-budget=3000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut child = headless_chromium(chrome, profile.path())
         .args(extra)
         .arg(url)
         .stdin(Stdio::null())

@@ -4,13 +4,7 @@
 use backtrail_sources::{Filter, Sources};
 use backtrail_store::{IngestOptions, IngestSummary, NoProgress, Store};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-fn realdata() -> PathBuf {
-    std::env::var_os("BACKTRAIL_REALDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
-}
+use std::path::Path;
 
 fn ingest(store: &Path, inputs: &[&Path], opts: &IngestOptions) -> IngestSummary {
     let sources = Sources::new().unwrap();
@@ -60,6 +54,9 @@ fn assert_adds_up(s: &IngestSummary) {
 
 #[test]
 fn realdata_ingest_adds_up_and_is_idempotent() {
+    let Some(real) = backtrail_testkit::realdata() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     // Small segments and row groups, so that several commits and dedup across them happen.
@@ -68,7 +65,7 @@ fn realdata_ingest_adds_up_and_is_idempotent() {
         segment_rows: 1_000,
         ..Default::default()
     };
-    let first = ingest(&store, &[&realdata()], &opts);
+    let first = ingest(&store, &[&real], &opts);
     assert_adds_up(&first);
     assert!(
         first.stored + first.duplicates > 4_200,
@@ -83,7 +80,7 @@ fn realdata_ingest_adds_up_and_is_idempotent() {
     assert!(m.accounts.contains("123837392027"), "{:?}", m.accounts);
     assert!(m.accounts.iter().all(|a| !a.is_empty()));
 
-    let second = ingest(&store, &[&realdata()], &opts);
+    let second = ingest(&store, &[&real], &opts);
     assert_adds_up(&second);
     assert_eq!(second.stored, 0);
     assert_eq!(second.files_unchanged, first.files_seen);
@@ -105,10 +102,13 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn damaged_copies_keep_good_records_and_say_why() {
+    let Some(real) = backtrail_testkit::realdata() else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
-    let good_path = std::fs::read_dir(realdata().join("invictus-ir-aws_dataset/CloudTrail"))
+    let good_path = std::fs::read_dir(real.join("invictus-ir-aws_dataset/CloudTrail"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .min()

@@ -4,13 +4,6 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
-/// ../shared/realdata beside the project root (or `BACKTRAIL_REALDATA`).
-pub fn realdata() -> PathBuf {
-    std::env::var_os("BACKTRAIL_REALDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
-}
-
 /// The binary, with a clean environment.
 pub fn bt() -> Command {
     let mut c = Command::cargo_bin("backtrail").unwrap();
