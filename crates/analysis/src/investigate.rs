@@ -64,6 +64,9 @@ pub struct Body {
 /// A section to build: role, ARN, creation date and the session's rows.
 type Planned = (String, Option<String>, Option<i64>, Vec<SessionKey>);
 
+/// A planned section with its issuing call (spawned sections) and its events.
+type Built = (Planned, Option<SpawnedBy>, Vec<Event>);
+
 /// Everything `investigate` needs besides the store.
 pub struct Options<'a> {
     pub window: Option<Window>,
@@ -131,11 +134,11 @@ fn body(events: &[Event], known: &[String], geo: Option<&dyn GeoLookup>) -> Body
 fn follow_forward<L: EventLookup>(
     lookup: &L,
     who: &WhoReport,
-    found: &[(Planned, Option<SpawnedBy>, Vec<Event>)],
+    found: &[Built],
     seen: &mut BTreeSet<SessionKey>,
     keep: &dyn Fn(&Event) -> bool,
     until: i64,
-) -> Result<(Vec<(Planned, Option<SpawnedBy>, Vec<Event>)>, Forward), L::Error> {
+) -> Result<(Vec<Built>, Forward), L::Error> {
     let keys: Vec<Vec<String>> = found
         .iter()
         .map(|((_, _, _, rows), _, _)| {
@@ -229,7 +232,7 @@ pub fn investigate<L: EventLookup>(
                     .as_ref()
                     .is_some_and(|ip| opts.source_ips.contains(ip)))
     };
-    let mut found: Vec<(Planned, Option<SpawnedBy>, Vec<Event>)> = Vec::new();
+    let mut found: Vec<Built> = Vec::new();
     for (role, arn, creation, rows) in planned {
         let events: Vec<Event> = lookup
             .events_of_sessions(&rows)?
