@@ -10,7 +10,7 @@
 use crate::activity::{Catalog, api_name, json_of, parse_denial, tsv_rows};
 use crate::chain::{OriginKind, WhoReport};
 use crate::forward::SpawnedBy;
-use crate::origin::EVIDENCE_IDS;
+use crate::origin::{EVIDENCE_IDS, list};
 use backtrail_model::time::format_iso;
 use backtrail_model::{Event, EventLookup, Millis};
 use serde::{Deserialize, Serialize};
@@ -32,8 +32,6 @@ pub const BURST_WINDOW_MS: Millis = 5 * 60 * 1000;
 pub const SHARE_MIN_DENIED: usize = 10;
 /// ... and for at least this share (percent) of all its calls.
 pub const SHARE_PERCENT: usize = 50;
-/// Items named in a detail before "and N more".
-const DETAIL_ITEMS: usize = 8;
 
 /// What a path fact says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -102,23 +100,18 @@ impl Evidence {
     }
 }
 
-fn list(items: impl IntoIterator<Item = String>) -> String {
-    let all: Vec<String> = items.into_iter().collect();
-    let mut s = all
-        .iter()
-        .take(DETAIL_ITEMS)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if all.len() > DETAIL_ITEMS {
-        s.push_str(&format!("; and {} more", all.len() - DETAIL_ITEMS));
-    }
-    s
-}
-
 /// The account of an ARN (`arn:aws:sts::ACCOUNT:...`).
 fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// `origin is WHAT IDENTIFIER of PROVIDER`.
+fn origin_of(what: &str, o: &crate::chain::Origin) -> String {
+    format!(
+        "origin is {what} {} of {}",
+        o.identifier,
+        o.provider.as_deref().unwrap_or("an unnamed provider")
+    )
 }
 
 fn is_sso_role(arn: &str) -> bool {
@@ -412,22 +405,10 @@ pub fn path_flags<L: EventLookup>(
         };
         visit(o.account.as_deref(), &mut accounts);
         match o.kind {
-            OriginKind::WebIdentityUser => web.add(
-                first_evidence,
-                format!(
-                    "origin is the web identity {} of {}",
-                    o.identifier,
-                    o.provider.as_deref().unwrap_or("an unnamed provider")
-                ),
-            ),
-            OriginKind::SAMLUser => saml.add(
-                first_evidence,
-                format!(
-                    "origin is the SAML user {} of {}",
-                    o.identifier,
-                    o.provider.as_deref().unwrap_or("an unnamed provider")
-                ),
-            ),
+            OriginKind::WebIdentityUser => {
+                web.add(first_evidence, origin_of("the web identity", o));
+            }
+            OriginKind::SAMLUser => saml.add(first_evidence, origin_of("the SAML user", o)),
             OriginKind::IdentityCenterUser => sso.add(
                 first_evidence,
                 format!("origin is the Identity Center user {}", o.identifier),

@@ -191,20 +191,26 @@ fn origins(out: &mut String, o: &Origins, width: usize) {
         .flags
         .iter()
         .map(|f| {
-            vec![
+            fact_row(
                 json_label(&f.kind),
-                f.count.to_string(),
-                f.detail.clone(),
-                f.evidence_event_ids
-                    .iter()
-                    .take(2)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ]
+                f.count,
+                &f.detail,
+                &f.evidence_event_ids,
+            )
         })
         .collect();
     table(out, &["flag", "events", "detail", "evidence"], &rows, width);
+}
+
+/// A flag's or path fact's table row: kind, events, detail and the first two evidence ids
+/// (raw: [`table`] makes every cell inert).
+fn fact_row(kind: String, count: u64, detail: &str, ids: &[String]) -> Vec<String> {
+    vec![
+        kind,
+        count.to_string(),
+        detail.to_string(),
+        ids.iter().take(2).cloned().collect::<Vec<_>>().join(","),
+    ]
 }
 
 fn body(out: &mut String, b: &Body, parts: Parts, width: usize) {
@@ -227,19 +233,12 @@ fn glance(out: &mut String, inv: &Investigation, width: usize) {
         .path_flags
         .iter()
         .map(|f| {
-            vec![
+            fact_row(
                 json_label(&f.kind),
-                f.count.to_string(),
-                text(&f.detail),
-                text(
-                    &f.evidence_event_ids
-                        .iter()
-                        .take(2)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-            ]
+                f.count,
+                &f.detail,
+                &f.evidence_event_ids,
+            )
         })
         .collect();
     table(out, &["fact", "events", "detail", "evidence"], &rows, width);

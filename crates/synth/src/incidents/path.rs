@@ -32,6 +32,18 @@ fn parameter(region: &str, account: &str, name: &str, decrypt: bool) -> impl Fn(
     }
 }
 
+/// A successful call in the home region with the given parameters.
+fn home_call(
+    sc: &mut Scene<'_>,
+    t: i64,
+    sess: &mut Sess,
+    src: Src,
+    name: &str,
+    params: &dyn Fn(&mut Fill<'_>),
+) -> String {
+    sc.call_gen(t, sess, HOME, src, name, Outcome::Normal, Some(params))
+}
+
 // ---- 8 ------------------------------------------------------------------------------
 
 pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incident {
@@ -108,7 +120,7 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
         t += sc.rng.range(5, 60);
         if name == "PutObject" {
             let g = object(prod.buckets[0].clone(), format!("releases/v4.{i}.tgz"));
-            sc.call_gen(t, &mut twin, HOME, Src::S3, name, Outcome::Normal, Some(&g));
+            home_call(&mut sc, t, &mut twin, Src::S3, name, &g);
         } else {
             let src = if name == "ListBuckets" {
                 Src::S3
@@ -134,15 +146,7 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
     );
     t += 4;
     let g = iam_user_gen(agent.name.clone(), dev.id.clone());
-    sc.call_gen(
-        t,
-        &mut atk,
-        HOME,
-        Src::Iam,
-        "ListAccessKeys",
-        Outcome::Normal,
-        Some(&g),
-    );
+    home_call(&mut sc, t, &mut atk, Src::Iam, "ListAccessKeys", &g);
     // a second key of the same user: no userName, so IAM acts on the caller
     t += 7;
     let k2 = sc.rng.access_key("AKIA", dev.num);
@@ -228,26 +232,17 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
     for name in ["config/prod.env", "backups/customers-2026-09.csv.gz"] {
         t += sc.rng.range(3, 12);
         let g = object(prod.buckets[0].clone(), name.to_string());
-        sc.call_gen(
-            t,
-            &mut role_sess,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&g),
-        );
+        home_call(&mut sc, t, &mut role_sess, Src::S3, "GetObject", &g);
     }
     t += 9;
     let g = secret(prod.secret_arn(REGIONS[HOME], 0));
-    sc.call_gen(
+    home_call(
+        &mut sc,
         t,
         &mut role_sess,
-        HOME,
         Src::Secrets,
         "GetSecretValue",
-        Outcome::Normal,
-        Some(&g),
+        &g,
     );
 
     let description = format!(
@@ -332,15 +327,7 @@ pub(super) fn quiet_data_theft(w: &World, seed: u64, anchor: i64) -> Incident {
                 prod.buckets[1].clone(),
                 format!("reports/daily-{run}-{part}.parquet"),
             );
-            sc.call_gen(
-                t,
-                &mut app,
-                HOME,
-                Src::S3,
-                "PutObject",
-                Outcome::Normal,
-                Some(&g),
-            );
+            home_call(&mut sc, t, &mut app, Src::S3, "PutObject", &g);
         }
     }
 
@@ -374,52 +361,20 @@ pub(super) fn quiet_data_theft(w: &World, seed: u64, anchor: i64) -> Incident {
     ] {
         t += sc.rng.range(30, 120);
         let g = object(prod.buckets[0].clone(), name.to_string());
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&g),
-        );
+        home_call(&mut sc, t, &mut atk, Src::S3, "GetObject", &g);
     }
     for i in 0..2 {
         t += sc.rng.range(30, 120);
         let g = secret(prod.secret_arn(REGIONS[HOME], i));
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::Secrets,
-            "GetSecretValue",
-            Outcome::Normal,
-            Some(&g),
-        );
+        home_call(&mut sc, t, &mut atk, Src::Secrets, "GetSecretValue", &g);
     }
     t += 40;
     let g = parameter(REGIONS[HOME], &prod.id, "/prod/db/password", true);
-    sc.call_gen(
-        t,
-        &mut atk,
-        HOME,
-        Src::Ssm,
-        "GetParameter",
-        Outcome::Normal,
-        Some(&g),
-    );
+    home_call(&mut sc, t, &mut atk, Src::Ssm, "GetParameter", &g);
     // a parameter read without decryption returns no secret: not a data read
     t += 25;
     let g = parameter(REGIONS[HOME], &prod.id, "/prod/app/region", false);
-    sc.call_gen(
-        t,
-        &mut atk,
-        HOME,
-        Src::Ssm,
-        "GetParameter",
-        Outcome::Normal,
-        Some(&g),
-    );
+    home_call(&mut sc, t, &mut atk, Src::Ssm, "GetParameter", &g);
 
     let description = format!(
         "The long-term key {key} of the application user {} in the production account ({}) was stolen. From {ip} the thief read four objects, two secrets and one decrypted parameter over about fifteen minutes, well below any bulk-read threshold. The application's own calls with the same key (from {app_ip}) only write reports and are benign.",
