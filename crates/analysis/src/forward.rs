@@ -500,6 +500,60 @@ mod tests {
         assert_eq!(found[1].creation_date, Some(t + 10_000));
         assert_eq!(found[1].by.depth, 1);
 
+        // Each generation mints the next key; one generation is followed, the cut said.
+        let gen2 = vec![event("e4", t + 90_000, "CreateAccessKey", "AKIANEW", USER)];
+        let mut chained = lookup.clone();
+        chained.events = gen2.clone();
+        chained
+            .issuances
+            .push(iss("e4", "CreateAccessKey", t + 90_000, "AKIATHIRD", USER));
+        chained
+            .sessions
+            .push(summary("AKIATHIRD", USER, None, t + 120_000));
+        let start = [Start {
+            arn: Some(USER),
+            creation_date: None,
+            access_key_ids: &keys,
+            events: &events,
+            chain: false,
+        }];
+        let one = Bounds {
+            max_depth: 1,
+            ..Bounds::DEFAULT
+        };
+        let mut seen = BTreeSet::new();
+        let (out, walk_info) = walk(
+            &chained,
+            &start,
+            &mut seen,
+            &|_| true,
+            &one,
+            None,
+            Millis::MAX,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(walk_info.cut.len(), 1, "{:?}", walk_info.cut);
+        assert!(walk_info.cut[0].contains("at most 1 generations"));
+        let deeper = Bounds {
+            max_depth: 2,
+            ..Bounds::DEFAULT
+        };
+        let mut seen = BTreeSet::new();
+        let (out, walk_info) = walk(
+            &chained,
+            &start,
+            &mut seen,
+            &|_| true,
+            &deeper,
+            None,
+            Millis::MAX,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].0.by.depth, 2);
+        assert!(walk_info.cut.is_empty());
+
         let tight = Bounds {
             max_per_session: 1,
             ..Bounds::DEFAULT

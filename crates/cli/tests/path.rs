@@ -388,3 +388,35 @@ fn invictus_leaked_key_spawned_sessions_and_facts() {
     // The CloudTrail bucket policy (a service principal) is not a share.
     assert!(!detail.contains("ctes-bucket"), "{detail}");
 }
+
+/// Stratus Red Team's federation-token technique: the IAM user's GetFederationToken issued
+/// the federated-user session that then called GetCallerIdentity.
+#[test]
+fn stratus_federation_token_session_is_spawned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    bt().args(["ingest", "--store"])
+        .arg(&store)
+        .arg(realdata().join(
+            "stratus-red-team/docs/detonation-logs/aws.persistence.sts-federation-token.json",
+        ))
+        .assert()
+        .success();
+    let inv = run(&["AKIA6V1GNZTT65XQH36M"], &store);
+    let spawned: Vec<&serde_json::Value> = inv["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["role"] == "spawned")
+        .collect();
+    assert_eq!(spawned.len(), 1, "{spawned:#?}");
+    let s = spawned[0];
+    assert_eq!(s["spawned_by"]["method"], "GetFederationToken");
+    assert_eq!(
+        s["arn"],
+        "arn:aws:sts::742491224508:federated-user/stratus_red_team"
+    );
+    assert_eq!(strings(&s["access_key_ids"]), ["ASIASTJKC5GCM7ZE6LUP"]);
+    assert_eq!(s["activity"]["rows"][0]["event_name"], "GetCallerIdentity");
+    assert!(facts(&inv).contains("federated_user"), "{:?}", facts(&inv));
+}
