@@ -222,26 +222,24 @@ fn body(out: &mut String, b: &Body, parts: Parts, width: usize) {
     }
 }
 
-/// The path facts and the forward walk's cuts, as terminal text.
-fn glance(out: &mut String, inv: &Investigation, width: usize) {
+/// The path facts and the forward walk's cuts, as terminal text: one fact per line, its
+/// detail whole (a table would cut it), then its evidence ids.
+fn glance(out: &mut String, inv: &Investigation) {
     let cuts = inv.forward.as_ref().map_or(&[][..], |f| &f.cut[..]);
     if inv.path_flags.is_empty() && cuts.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n== at a glance: facts about the whole path");
-    let rows: Vec<Vec<String>> = inv
-        .path_flags
-        .iter()
-        .map(|f| {
-            fact_row(
-                json_label(&f.kind),
-                f.count,
-                &f.detail,
-                &f.evidence_event_ids,
-            )
-        })
-        .collect();
-    table(out, &["fact", "events", "detail", "evidence"], &rows, width);
+    for f in &inv.path_flags {
+        let _ = writeln!(
+            out,
+            "  {} ({} events): {}\n    evidence: {}",
+            json_label(&f.kind),
+            f.count,
+            text(&f.detail),
+            text(&f.evidence_event_ids.join(", "))
+        );
+    }
     for c in cuts {
         let _ = writeln!(out, "  forward walk cut: {}", text(c));
     }
@@ -268,7 +266,7 @@ pub fn render(inv: &Investigation, parts: Parts, width: usize) -> String {
     let mut out = String::new();
     if parts.who {
         out.push_str(&crate::who::render(&inv.who));
-        glance(&mut out, inv, width);
+        glance(&mut out, inv);
     } else {
         let _ = writeln!(out, "subject: {}", text(&inv.subject));
     }
