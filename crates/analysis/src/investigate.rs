@@ -1,5 +1,6 @@
-//! Who + what + where in one report: the subject's sessions and every session on their
-//! chains (the attacker's whole path), each with its activity and origins, plus a total.
+//! Who + what + where in one report: the subject's sessions, every session on their
+//! chains and every session those spawned (the attacker's whole path), each with its
+//! activity and origins, plus a total and the facts about the path as a whole.
 
 use crate::activity::{Activity, Catalog, summarize};
 use crate::chain::{SessionChain, WhoReport};
@@ -18,7 +19,7 @@ pub struct Investigation {
     /// The identity chains, as `backtrail who` prints them.
     pub who: WhoReport,
     /// One section per session: the subject's first, then the sessions along its chain
-    /// from the origin onward.
+    /// from the origin onward, then the sessions the path spawned (in the order found).
     pub sessions: Vec<SessionSection>,
     /// Activity and origins over every event of every section.
     pub combined: Body,
