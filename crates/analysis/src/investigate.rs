@@ -1,9 +1,12 @@
-//! Who + what + where in one report: the subject's sessions and every session on their
-//! chains (the attacker's whole path), each with its activity and origins, plus a total.
+//! Who + what + where in one report: the subject's sessions, every session on their
+//! chains and every session those spawned (the attacker's whole path), each with its
+//! activity and origins, plus a total and the facts about the path as a whole.
 
 use crate::activity::{Activity, Catalog, summarize};
 use crate::chain::{SessionChain, WhoReport};
+use crate::forward::{self, Forward, SpawnedBy};
 use crate::origin::{GeoLookup, Origins, analyze};
+use crate::path_facts::{PathFlag, PathSession, path_flags};
 use backtrail_model::time::{format_iso, parse_iso};
 use backtrail_model::{Event, EventLookup, SessionKey, Window};
 use serde::{Deserialize, Serialize};
@@ -16,10 +19,17 @@ pub struct Investigation {
     /// The identity chains, as `backtrail who` prints them.
     pub who: WhoReport,
     /// One section per session: the subject's first, then the sessions along its chain
-    /// from the origin onward.
+    /// from the origin onward, then the sessions the path spawned (in the order found).
     pub sessions: Vec<SessionSection>,
     /// Activity and origins over every event of every section.
     pub combined: Body,
+    /// Facts about the whole path: its hops and origin, the sessions it spawned and every
+    /// section's calls (see path_facts.rs).
+    #[serde(default)]
+    pub path_flags: Vec<PathFlag>,
+    /// The forward walk's bounds and where they cut it (`investigate` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<Forward>,
     /// The time window the events were restricted to, if any.
     pub window_start: Option<String>,
     pub window_end: Option<String>,
@@ -31,12 +41,16 @@ pub struct Investigation {
 /// What one session did, and from where.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionSection {
-    /// `subject` or `chain` (a session on the subject's identity chain).
+    /// `subject`, `chain` (a session on the subject's identity chain) or `spawned` (a
+    /// session a session on the path issued and that was used).
     pub role: String,
     pub arn: Option<String>,
     pub creation_date: Option<String>,
     /// Every key of the session (console sessions: all of the login's keys).
     pub access_key_ids: Vec<String>,
+    /// For `spawned` sections: the issuing call and the parent session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawned_by: Option<SpawnedBy>,
     #[serde(flatten)]
     pub body: Body,
 }
@@ -51,6 +65,9 @@ pub struct Body {
 /// A section to build: role, ARN, creation date and the session's rows.
 type Planned = (String, Option<String>, Option<i64>, Vec<SessionKey>);
 
+/// A planned section with its issuing call (spawned sections) and its events.
+type Built = (Planned, Option<SpawnedBy>, Vec<Event>);
+
 /// Everything `investigate` needs besides the store.
 pub struct Options<'a> {
     pub window: Option<Window>,
@@ -59,7 +76,8 @@ pub struct Options<'a> {
     /// instance credentials).
     pub source_ips: Vec<String>,
     pub geo: Option<&'a dyn GeoLookup>,
-    /// Whether to add the sessions along the chain (`what`/`where` look at the subject only).
+    /// Whether to add the sessions along the chain, the sessions they spawned and the path
+    /// facts (`what`/`where` look at the subject only).
     pub include_chain: bool,
 }
 
@@ -112,6 +130,63 @@ fn body(events: &[Event], known: &[String], geo: Option<&dyn GeoLookup>) -> Body
     }
 }
 
+/// The sessions the path spawned ([`forward::walk`] from every planned section), as
+/// sections to add.
+fn follow_forward<L: EventLookup>(
+    lookup: &L,
+    who: &WhoReport,
+    found: &[Built],
+    seen: &mut BTreeSet<SessionKey>,
+    keep: &dyn Fn(&Event) -> bool,
+    until: i64,
+) -> Result<(Vec<Built>, Forward), L::Error> {
+    let keys: Vec<Vec<String>> = found
+        .iter()
+        .map(|((_, _, _, rows), _, _)| {
+            rows.iter()
+                .filter_map(|r| r.access_key_id.clone())
+                .collect()
+        })
+        .collect();
+    let starts: Vec<forward::Start> = found
+        .iter()
+        .zip(&keys)
+        .map(|((p, _, events), keys)| forward::Start {
+            arn: p.1.as_deref(),
+            creation_date: p.2,
+            access_key_ids: keys,
+            events,
+            chain: p.0 == "chain",
+        })
+        .collect();
+    let chain_from = who
+        .sessions
+        .iter()
+        .flat_map(|s| &s.chain)
+        .filter_map(|h| h.time.as_deref().and_then(parse_iso))
+        .min();
+    let (spawned, walk) = forward::walk(
+        lookup,
+        &starts,
+        seen,
+        keep,
+        &forward::Bounds::DEFAULT,
+        chain_from,
+        until,
+    )?;
+    let sections = spawned
+        .into_iter()
+        .map(|(f, events)| {
+            (
+                ("spawned".to_string(), f.arn, f.creation_date, f.rows),
+                Some(f.by),
+                events,
+            )
+        })
+        .collect();
+    Ok((sections, walk))
+}
+
 /// Builds the investigation of the sessions in `who`.
 pub fn investigate<L: EventLookup>(
     lookup: &L,
@@ -158,14 +233,25 @@ pub fn investigate<L: EventLookup>(
                     .as_ref()
                     .is_some_and(|ip| opts.source_ips.contains(ip)))
     };
-    let mut all = Vec::new();
-    let mut sections = Vec::new();
+    let mut found: Vec<Built> = Vec::new();
     for (role, arn, creation, rows) in planned {
         let events: Vec<Event> = lookup
             .events_of_sessions(&rows)?
             .into_iter()
             .filter(in_window)
             .collect();
+        found.push(((role, arn, creation, rows), None, events));
+    }
+    let mut forward = None;
+    if opts.include_chain {
+        let until = opts.window.map_or(i64::MAX, |w| w.end);
+        let (spawned, walk) = follow_forward(lookup, &who, &found, &mut seen, &in_window, until)?;
+        found.extend(spawned);
+        forward = Some(walk);
+    }
+    let mut all = Vec::new();
+    let mut sections = Vec::new();
+    for ((role, arn, creation, rows), spawned_by, events) in &found {
         let mut keys: Vec<String> = rows
             .iter()
             .filter_map(|r| r.access_key_id.clone())
@@ -173,17 +259,37 @@ pub fn investigate<L: EventLookup>(
         keys.sort();
         keys.dedup();
         sections.push(SessionSection {
-            role,
-            arn,
+            role: role.clone(),
+            arn: arn.clone(),
             creation_date: creation.map(format_iso),
             access_key_ids: keys,
-            body: body(&events, &known, opts.geo),
+            spawned_by: spawned_by.clone(),
+            body: body(events, &known, opts.geo),
         });
+    }
+    let path_flags = if opts.include_chain {
+        let on_path: Vec<PathSession> = found
+            .iter()
+            .zip(&sections)
+            .map(|((_, by, events), s)| PathSession {
+                arn: s.arn.as_deref(),
+                access_key_ids: &s.access_key_ids,
+                spawned_by: by.as_ref(),
+                events,
+            })
+            .collect();
+        path_flags(lookup, &who, &on_path, &known)?
+    } else {
+        Vec::new()
+    };
+    for (_, _, events) in found {
         all.extend(events);
     }
     Ok(Investigation {
         subject: who.subject.clone(),
         combined: body(&all, &known, opts.geo),
+        path_flags,
+        forward,
         who,
         sessions: sections,
         window_start: opts

@@ -7,7 +7,9 @@
 
 pub mod activity;
 pub mod chain;
+pub mod forward;
 pub mod investigate;
 pub mod origin;
+pub mod path_facts;
 pub mod risk;
 pub mod subject;

@@ -419,8 +419,8 @@ impl Evidence {
     }
 }
 
-/// `a, b, c and N more`.
-fn list(items: impl IntoIterator<Item = String>) -> String {
+/// `a; b; c; and N more`.
+pub(crate) fn list(items: impl IntoIterator<Item = String>) -> String {
     let all: Vec<String> = items.into_iter().collect();
     let mut s = all
         .iter()

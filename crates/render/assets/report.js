@@ -561,6 +561,16 @@
   }
 
   // ---- page -----------------------------------------------------------------------------
+  const PATH_ALARM = new Set(['access_denied_burst', 'data_access', 'exfiltration', 'cross_account']);
+  function pathFacts() {
+    const facts = inv.path_flags || [];
+    const cuts = (inv.forward && inv.forward.cut) || [];
+    if (!facts.length && !cuts.length) return null;
+    const items = facts.map((f) => el('li', null, badge(PATH_ALARM.has(f.kind) ? 'alarm' : 'plain', String(f.kind).replace(/_/g, ' ')),
+      ' ', long(f.detail, 600), ' ', evButtons(f.evidence_event_ids)));
+    for (const c of cuts) items.push(el('li', null, badge('probable', 'forward walk cut'), ' ', long(c, 300)));
+    return [el('h3', null, 'Facts about the whole path'), el('ul', 'pathfacts', items)];
+  }
   function summary(who, sessions) {
     const c = (inv.combined && inv.combined.activity && inv.combined.activity.totals) || {};
     const flags = (inv.combined && inv.combined.origins && inv.combined.origins.flags) || [];
@@ -581,6 +591,7 @@
         el('div', null, el('b', null, String(flags.length)), ' flags')),
       chains.length ? [el('h3', null, 'Origins'), el('ul', 'origins', chains)] : el('p', 'none', 'no session matched the subject'),
       flags.length ? el('p', 'flaglist', flags.map((f) => [badge(ALARM.has(f.kind) ? 'alarm' : 'plain', String(f.kind).replace(/_/g, ' ')), ' '])) : null,
+      pathFacts(),
       (who.notes || []).length ? el('ul', 'notes', who.notes.map((x) => el('li', null, long(x, 400)))) : null);
   }
 
@@ -626,11 +637,13 @@
       (who.sessions || []).length ? who.sessions.map((sc, i) => chainCard(sc, i, who.sessions.length)) : el('p', 'none', 'no session matched the subject'));
     whoSec.id = 's-who';
     const secs = sessions.map((s, i) => {
-      const label = 'Session ' + (i + 1) + (s.role === 'subject' ? ' (subject)' : s.role === 'chain' ? ' (on the chain)' : '');
+      const label = 'Session ' + (i + 1) + (s.role === 'subject' ? ' (subject)' : s.role === 'chain' ? ' (on the chain)' : s.role === 'spawned' ? ' (spawned)' : '');
+      const by = s.spawned_by;
       add('#s-' + i, label);
       const sec = el('section', 'session ' + (s.role === 'subject' ? 'subject' : 'chain'),
         el('h2', null, label, ': ', el('code', null, long(s.arn || (s.access_key_ids || [])[0] || '—', 120))),
-        dl([['role', s.role], ['created', s.creation_date && when(s.creation_date)], ['keys', (s.access_key_ids || []).join(', ')]]),
+        dl([['role', s.role], ['created', s.creation_date && when(s.creation_date)], ['keys', (s.access_key_ids || []).join(', ')],
+          ['spawned by', by && [by.method + ' at ', when(by.time), ' from ', long(by.parent_arn || (by.parent_access_key_ids || [])[0] || '—', 120), ' ', evButtons([by.event_id].concat(by.other_event_ids || []))]]]),
         bodySection(s, 'session ' + (i + 1)));
       sec.id = 's-' + i;
       return sec;

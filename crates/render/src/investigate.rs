@@ -191,20 +191,26 @@ fn origins(out: &mut String, o: &Origins, width: usize) {
         .flags
         .iter()
         .map(|f| {
-            vec![
+            fact_row(
                 json_label(&f.kind),
-                f.count.to_string(),
-                f.detail.clone(),
-                f.evidence_event_ids
-                    .iter()
-                    .take(2)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ]
+                f.count,
+                &f.detail,
+                &f.evidence_event_ids,
+            )
         })
         .collect();
     table(out, &["flag", "events", "detail", "evidence"], &rows, width);
+}
+
+/// A flag's or path fact's table row: kind, events, detail and the first two evidence ids
+/// (raw: [`table`] makes every cell inert).
+fn fact_row(kind: String, count: u64, detail: &str, ids: &[String]) -> Vec<String> {
+    vec![
+        kind,
+        count.to_string(),
+        detail.to_string(),
+        ids.iter().take(2).cloned().collect::<Vec<_>>().join(","),
+    ]
 }
 
 fn body(out: &mut String, b: &Body, parts: Parts, width: usize) {
@@ -216,22 +222,67 @@ fn body(out: &mut String, b: &Body, parts: Parts, width: usize) {
     }
 }
 
+/// The path facts and the forward walk's cuts, as terminal text: one fact per line, its
+/// detail whole (a table would cut it), then its evidence ids.
+fn glance(out: &mut String, inv: &Investigation) {
+    let cuts = inv.forward.as_ref().map_or(&[][..], |f| &f.cut[..]);
+    if inv.path_flags.is_empty() && cuts.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n== at a glance: facts about the whole path");
+    for f in &inv.path_flags {
+        let _ = writeln!(
+            out,
+            "  {} ({} events): {}\n    evidence: {}",
+            json_label(&f.kind),
+            f.count,
+            text(&f.detail),
+            text(&f.evidence_event_ids.join(", "))
+        );
+    }
+    for c in cuts {
+        let _ = writeln!(out, "  forward walk cut: {}", text(c));
+    }
+}
+
+/// `spawned by METHOD EVENT at TIME from PARENT` (raw log values: escape before showing).
+fn spawned_note(s: &backtrail_analysis::investigate::SessionSection) -> String {
+    s.spawned_by.as_ref().map_or(String::new(), |b| {
+        format!(
+            "spawned by {} {} at {} from {}",
+            b.method,
+            b.event_id,
+            b.time,
+            b.parent_arn
+                .as_deref()
+                .or(b.parent_access_key_ids.first().map(String::as_str))
+                .unwrap_or("-")
+        )
+    })
+}
+
 /// The investigation as terminal text, `width` columns wide.
 pub fn render(inv: &Investigation, parts: Parts, width: usize) -> String {
     let mut out = String::new();
     if parts.who {
         out.push_str(&crate::who::render(&inv.who));
+        glance(&mut out, inv);
     } else {
         let _ = writeln!(out, "subject: {}", text(&inv.subject));
     }
     for s in &inv.sessions {
         let _ = writeln!(
             out,
-            "\n== {} session {}  created {}  keys {}",
+            "\n== {} session {}  created {}  keys {}{}",
             text(&s.role),
             s.arn.as_deref().map_or("-".into(), text),
             s.creation_date.as_deref().unwrap_or("-"),
-            text(&s.access_key_ids.join(", "))
+            text(&s.access_key_ids.join(", ")),
+            if s.spawned_by.is_some() {
+                format!("  {}", text(&spawned_note(s)))
+            } else {
+                String::new()
+            }
         );
         body(&mut out, &s.body, parts, width);
     }
@@ -301,6 +352,46 @@ pub fn markdown(inv: &Investigation) -> String {
         }
         for n in &s.notes {
             let _ = writeln!(out, "\n> {}", md(n));
+        }
+        out.push('\n');
+    }
+    let cuts = inv.forward.as_ref().map_or(&[][..], |f| &f.cut[..]);
+    if !inv.path_flags.is_empty() || !cuts.is_empty() {
+        let _ = writeln!(out, "## At a glance\n");
+        for f in &inv.path_flags {
+            let _ = writeln!(
+                out,
+                "- **{}** ({} events): {} — evidence {}",
+                json_label(&f.kind),
+                f.count,
+                md(&f.detail),
+                md(&f.evidence_event_ids.join(", "))
+            );
+        }
+        for c in cuts {
+            let _ = writeln!(out, "- forward walk cut: {}", md(c));
+        }
+        out.push('\n');
+    }
+    let spawned: Vec<_> = inv
+        .sessions
+        .iter()
+        .filter(|s| s.spawned_by.is_some())
+        .collect();
+    if !spawned.is_empty() {
+        let _ = writeln!(out, "## Spawned sessions\n");
+        let _ = writeln!(out, "| session | created | keys | calls | issued by |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for s in spawned {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                md(s.arn.as_deref().unwrap_or("-")),
+                md(s.creation_date.as_deref().unwrap_or("-")),
+                md(&s.access_key_ids.join(", ")),
+                s.body.activity.totals.events,
+                md(&spawned_note(s))
+            );
         }
         out.push('\n');
     }

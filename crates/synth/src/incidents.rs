@@ -18,8 +18,10 @@ use crate::truth::{
 };
 use crate::world::{ATTACKER_ACCOUNT, DEV, HOME, MGMT, PROD, REGIONS, Role, SEC, User, World};
 
+mod path;
+
 /// Incident names, in the order they are planted.
-pub(crate) const NAMES: [&str; 7] = [
+pub(crate) const NAMES: [&str; 9] = [
     "leaked-iam-key",
     "identity-center-console",
     "ec2-credentials-exfiltration",
@@ -27,12 +29,14 @@ pub(crate) const NAMES: [&str; 7] = [
     "recycled-access-key",
     "vpc-endpoint-stolen-credentials",
     "access-denied-storm",
+    "key-minting-leaked-key",
+    "quiet-data-theft",
 ];
 
 /// Where each incident sits: fraction of the period (selects the day) and the time of
 /// day offset from the period start. Every incident keeps its records within
 /// `anchor - 5h .. anchor + 3h`, so all of them fit in a single day.
-const PLACEMENT: [(f64, i64); 7] = [
+const PLACEMENT: [(f64, i64); 9] = [
     (0.20, 9 * 3600 + 12 * 60 + 7),
     (0.30, 10 * 3600 + 47 * 60 + 33),
     (0.42, 13 * 3600 + 5 * 60 + 12),
@@ -40,6 +44,8 @@ const PLACEMENT: [(f64, i64); 7] = [
     (0.62, 17 * 3600 + 20 * 60 + 3),
     (0.71, 19 * 3600 + 2 * 60 + 51),
     (0.80, 20 * 3600 + 14 * 60 + 26),
+    (0.25, 12 * 3600 + 8 * 60 + 19),
+    (0.57, 8 * 3600 + 44 * 60 + 2),
 ];
 
 const UA_KALI_BOTO3: &str = "Boto3/1.34.34 md/Botocore#1.34.34 ua/2.0 os/linux#6.6.9-1kali1-amd64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.34";
@@ -474,6 +480,8 @@ impl<'w> Scene<'w> {
             denied_targets: t.denied_targets,
             flags,
             decoys: meta.decoys,
+            spawned: Vec::new(),
+            path_flags: Vec::new(),
         };
         let times: Vec<&str> = parsed
             .iter()
@@ -644,6 +652,8 @@ pub(crate) fn build_all(world: &World, seed: u64, start: i64, days: u32) -> Vec<
         recycled_access_key(world, seed, anchor(4)),
         vpc_endpoint_stolen_credentials(world, seed, anchor(5)),
         access_denied_storm(world, seed, anchor(6)),
+        path::key_minting_leaked_key(world, seed, anchor(7)),
+        path::quiet_data_theft(world, seed, anchor(8)),
     ]
 }
 

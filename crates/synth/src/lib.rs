@@ -43,9 +43,16 @@
 //!   "denied_targets": [{"event_name": "ListRoles", "target": "arn:aws:iam::...:role/"}],
 //!   "flags": ["cross_account", "role_chain"],
 //!   "decoys": [{"kind": "same_arn_other_session", "access_key_id": "...", "arn": "...",
-//!               "creation_date": "...Z" | null, "event_ids_sample": ["..."]}]
+//!               "creation_date": "...Z" | null, "event_ids_sample": ["..."]}],
+//!   "spawned": [{"method": "CreateAccessKey", "event_id": "...",
+//!                "parent_access_key_id": "AKIA...", "session": 1}],
+//!   "path_flags": ["cross_account", "data_access"]
 //! }
 //! ```
+//!
+//! `spawned` (sessions an attacker session issued and used; `session` indexes `sessions`)
+//! and `path_flags` (the `investigate` path facts the incident plants) are present only
+//! when not empty.
 //!
 //! The attacker's events are, for every incident, the records whose `userIdentity`
 //! matches one of `sessions` (`accessKeyId` in `access_key_ids`, same `arn`, same
@@ -74,8 +81,11 @@
 //! # Incidents
 //!
 //! `leaked-iam-key`, `identity-center-console`, `ec2-credentials-exfiltration`,
-//! `cross-account-role-chain`, `recycled-access-key`, `vpc-endpoint-stolen-credentials`
-//! and `access-denied-storm`; each description says what happened. They are placed at
+//! `cross-account-role-chain`, `recycled-access-key`, `vpc-endpoint-stolen-credentials`,
+//! `access-denied-storm`, `key-minting-leaked-key` (the leaked key mints a second key and a
+//! cross-account role session and uses both) and `quiet-data-theft` (a handful of object,
+//! secret and parameter reads, below any bulk threshold); each description says what
+//! happened. They are placed at
 //! fixed times of day on days spread over the period and do not depend on `events`, so
 //! all of them are planted even with a few thousand events.
 //!
@@ -108,8 +118,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 pub use truth::{
-    ApiCount, ChainLink, Decoy, DeniedTarget, GroundTruth, Origin, SessionTruth, Subject,
-    denied_target, is_denial,
+    ApiCount, ChainLink, Decoy, DeniedTarget, GroundTruth, Origin, SessionTruth, SpawnedTruth,
+    Subject, denied_target, is_denial,
 };
 
 /// What to generate. Build it with [`SynthOptions::new`] and adjust the public fields.

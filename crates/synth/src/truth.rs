@@ -147,6 +147,26 @@ pub struct GroundTruth {
     pub flags: Vec<String>,
     /// Look-alike activity that must not be attributed to the incident.
     pub decoys: Vec<Decoy>,
+    /// Sessions the attacker's sessions issued and then used (`investigate` shows them with
+    /// role `spawned`), in issuing order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawned: Vec<SpawnedTruth>,
+    /// Path facts (`investigate` `path_flags` kinds) the incident plants, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_flags: Vec<String>,
+}
+
+/// A session an attacker session issued and used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnedTruth {
+    /// The issuing call: `CreateAccessKey`, `AssumeRole`, ...
+    pub method: String,
+    /// Its event id (the caller's copy).
+    pub event_id: String,
+    /// The key that signed the issuing call.
+    pub parent_access_key_id: String,
+    /// Index of the spawned session in `sessions`.
+    pub session: usize,
 }
 
 /// A session's identity as it appears in records.

@@ -75,7 +75,7 @@ fn run(name: &str, events: u64, seed: u64) -> TempDir {
     let dir = TempDir::new(name);
     let summary = generate(&SynthOptions::new(dir.0.clone(), events, seed)).unwrap();
     assert_eq!(summary.events_written, events);
-    assert_eq!(summary.incidents.len(), 7);
+    assert_eq!(summary.incidents.len(), 9);
     dir
 }
 
@@ -267,11 +267,34 @@ fn ground_truth_agrees_with_the_records() {
             "cross-account-role-chain",
             "recycled-access-key",
             "vpc-endpoint-stolen-credentials",
-            "access-denied-storm"
+            "access-denied-storm",
+            "key-minting-leaked-key",
+            "quiet-data-theft"
         ]
     );
     for t in truths(root) {
         let name = &t.incident;
+        // A spawned session's issuing call is signed by its parent and returns its key.
+        for sp in &t.spawned {
+            let r = by_id[sp.event_id.as_str()];
+            assert_eq!(r["eventName"], sp.method.as_str(), "{name}");
+            assert_eq!(
+                r["userIdentity"]["accessKeyId"],
+                sp.parent_access_key_id.as_str(),
+                "{name}"
+            );
+            let issued = r["responseElements"]["accessKey"]["accessKeyId"]
+                .as_str()
+                .or(r["responseElements"]["credentials"]["accessKeyId"].as_str())
+                .unwrap();
+            assert!(
+                t.sessions[sp.session]
+                    .access_key_ids
+                    .iter()
+                    .any(|k| k == issued),
+                "{name}: {issued}"
+            );
+        }
         let mut per_session = vec![0u64; t.sessions.len()];
         let mut apis: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
         let mut ips = BTreeSet::new();
@@ -514,7 +537,7 @@ fn identity_mechanics() {
 fn small_runs_plant_everything_and_tiny_runs_fail() {
     let dir = run("small", 2_000, 42);
     assert_eq!(records(&dir.0).len(), 2_000);
-    assert_eq!(truths(&dir.0).len(), 7);
+    assert_eq!(truths(&dir.0).len(), 9);
     let tiny = TempDir::new("tiny");
     match generate(&SynthOptions::new(tiny.0.clone(), 10, 1)) {
         Err(SynthError::TooFewEvents {

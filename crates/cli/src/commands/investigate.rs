@@ -172,8 +172,8 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
 /// Sample event ids per activity row in the HTML report's evidence.
 const EVIDENCE_PER_ROW: usize = 5;
 
-/// The HTML report with a bounded sample of evidence: every hop's events and a few sample
-/// events per API row, so that a huge session still gives a small file.
+/// The HTML report with a bounded sample of evidence: every hop's events, the path facts'
+/// and spawned sessions' evidence and a few sample events per API row, so that a huge session still gives a small file.
 fn html(
     engine: &Engine,
     inv: &backtrail_analysis::investigate::Investigation,
@@ -193,6 +193,13 @@ fn html(
         for f in &s.body.origins.flags {
             ids.extend(f.evidence_event_ids.iter().cloned());
         }
+        if let Some(b) = &s.spawned_by {
+            ids.insert(b.event_id.clone());
+            ids.extend(b.other_event_ids.iter().cloned());
+        }
+    }
+    for f in &inv.path_flags {
+        ids.extend(f.evidence_event_ids.iter().cloned());
     }
     let ids: Vec<String> = ids.into_iter().collect();
     let evidence = engine
