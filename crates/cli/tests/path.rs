@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 mod common;
-use common::{Fixture, bt, realdata};
+use backtrail_testkit::realdata;
+use common::{Fixture, bt};
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -321,11 +322,12 @@ fn path_facts_absent_on_the_benign_twins() {
 /// reads are data access.
 #[test]
 fn invictus_leaked_key_spawned_sessions_and_facts() {
+    let Some(real) = realdata() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     bt().args(["ingest", "--store"])
         .arg(&store)
-        .arg(realdata().join("invictus-ir-aws_dataset"))
+        .arg(real.join("invictus-ir-aws_dataset"))
         .assert()
         .success();
     let inv = run(&["AKIATFQR7NSC8Q4X20BJ"], &store);
@@ -393,11 +395,12 @@ fn invictus_leaked_key_spawned_sessions_and_facts() {
 /// the federated-user session that then called GetCallerIdentity.
 #[test]
 fn stratus_federation_token_session_is_spawned() {
+    let Some(real) = realdata() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     bt().args(["ingest", "--store"])
         .arg(&store)
-        .arg(realdata().join(
+        .arg(real.join(
             "stratus-red-team/docs/detonation-logs/aws.persistence.sts-federation-token.json",
         ))
         .assert()
