@@ -78,10 +78,20 @@ impl Moto {
     /// has no call for, or a `folder/` marker object, whose key object_store cannot spell.
     /// moto does not check signatures.
     fn put_empty(&self, path: &str) {
+        self.put(path, "", &[]);
+    }
+
+    /// Sends a PUT of `body` with extra headers (such as `x-amz-meta-*` user metadata).
+    fn put(&self, path: &str, body: &str, headers: &[(&str, &str)]) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let req = format!(
-            "PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
+            "PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
         );
         s.write_all(req.as_bytes()).unwrap();
         let mut reply = String::new();
@@ -278,4 +288,21 @@ fn s3_discovery_prunes_and_reads() {
     };
     let err = sources.read(&gone).unwrap_err();
     assert!(matches!(err, SourceError::NotFound { .. }), "{err:?}");
+
+    // User metadata comes with the bytes: a CloudTrail digest's signature lives there.
+    let meta = [
+        ("x-amz-meta-signature", "0a1b2c"),
+        ("x-amz-meta-signature-algorithm", "SHA256withRSA"),
+    ];
+    moto.put(&format!("{BUCKET}/digest/d.json.gz"), "digest", &meta);
+    let d = sources
+        .discover(&[format!("s3://{BUCKET}/digest/")], &Filter::default())
+        .unwrap();
+    let (bytes, meta) = sources.read_with_metadata(&d.files[0]).unwrap();
+    assert_eq!(bytes, b"digest");
+    assert_eq!(meta.get("signature").map(String::as_str), Some("0a1b2c"));
+    assert_eq!(
+        meta.get("signature-algorithm").map(String::as_str),
+        Some("SHA256withRSA")
+    );
 }

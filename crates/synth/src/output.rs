@@ -40,10 +40,13 @@ struct OpenFile {
     newest: i64,
 }
 
+mod digest;
+
 /// What a digest needs to know about a log file.
 #[derive(Clone, Debug)]
 struct LogMeta {
     acct: usize,
+    region: usize,
     period: usize,
     key: String,
     oldest: i64,
@@ -68,6 +71,9 @@ pub(crate) struct Output {
     start: i64,
     end: i64,
     level: u32,
+    /// Signed digests for every account, region and hour ([`digest`]) instead of the
+    /// unsigned first two hours of us-east-1.
+    signed: bool,
     open: Vec<OpenFile>,
     names: Rng,
     tx: Option<SyncSender<Job>>,
@@ -123,6 +129,7 @@ impl Output {
         start: i64,
         end: i64,
         level: u32,
+        signed: bool,
     ) -> Result<Self, SynthError> {
         fs::create_dir_all(root).map_err(|e| io_err(root, e))?;
         let threads = std::thread::available_parallelism()
@@ -149,6 +156,7 @@ impl Output {
             start,
             end,
             level,
+            signed,
             open: Vec::new(),
             names: Rng::stream(seed, 2),
             tx: Some(tx),
@@ -251,11 +259,11 @@ impl Output {
     }
 
     fn digest_period(&self, region: usize, window_end: i64) -> Option<usize> {
-        if region != HOME || window_end <= self.start {
+        if window_end <= self.start || (region != HOME && !self.signed) {
             return None;
         }
         let period = ((window_end - self.start - 1) / 3600) as usize;
-        (period < DIGEST_HOURS as usize).then_some(period)
+        (self.signed || period < DIGEST_HOURS as usize).then_some(period)
     }
 
     fn close(&mut self, mut f: OpenFile) -> Result<(), SynthError> {
@@ -277,6 +285,7 @@ impl Output {
             .digest_period(f.region, window_end)
             .map(|period| LogMeta {
                 acct: f.acct,
+                region: f.region,
                 period,
                 key: format!("{dir}/{name}"),
                 oldest: f.oldest,
@@ -331,10 +340,15 @@ impl Output {
             return Err(e);
         }
         hashed.sort_by(|a, b| {
-            (a.0.acct, a.0.period, &a.0.key).cmp(&(b.0.acct, b.0.period, &b.0.key))
+            (a.0.acct, a.0.region, a.0.period, &a.0.key)
+                .cmp(&(b.0.acct, b.0.region, b.0.period, &b.0.key))
         });
         let mut rng = Rng::stream(seed, 3);
-        self.write_digests(&hashed, &mut rng)?;
+        if self.signed {
+            self.write_signed_digests(&hashed, seed)?;
+        } else {
+            self.write_digests(&hashed, &mut rng)?;
+        }
         self.write_insight(&mut rng)?;
         Ok(self.files)
     }

@@ -16,7 +16,7 @@ use std::time::Instant;
 /// Rejects listed on a terminal before pointing at the full list.
 const SHOWN_REJECTS: usize = 20;
 
-fn time_arg(name: &str, v: &Option<String>) -> Result<Option<i64>, CliError> {
+pub(crate) fn time_arg(name: &str, v: &Option<String>) -> Result<Option<i64>, CliError> {
     v.as_deref()
         .map(|s| {
             parse_iso(s).ok_or_else(|| {
