@@ -28,6 +28,9 @@ use crate::SynthError;
 use crate::time::{day_path, digest_stamp, iso};
 use crate::world::REGIONS;
 
+/// A log file and the hex SHA-256 of its content.
+type Hashed = (LogMeta, String);
+
 /// The test key pair and what `list-public-keys` would say about it.
 struct TestKey {
     signer: SigningKey<Sha256>,
@@ -71,7 +74,7 @@ impl Output {
         let key = TestKey::generate(seed)?;
         let hours = (self.end - self.start).div_euclid(3600);
         let mut signatures = serde_json::Map::new();
-        let mut by_hour: HashMap<(usize, usize, usize), Vec<&(LogMeta, String)>> = HashMap::new();
+        let mut by_hour: HashMap<(usize, usize, usize), Vec<&Hashed>> = HashMap::new();
         for h in hashed {
             by_hour
                 .entry((h.0.acct, h.0.region, h.0.period))
