@@ -90,13 +90,9 @@ pub struct BenchFloorArgs {
     pub reencode: Option<PathBuf>,
 }
 
+/// Which part of the sources to read: the CloudTrail layout lets discovery skip the rest.
 #[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// Files, directories or s3://bucket/prefix URLs.
-    #[arg(required = true)]
-    pub sources: Vec<String>,
-    #[command(flatten)]
-    pub store: StoreArg,
+pub struct ScopeArgs {
     /// Only days on or after this time (RFC 3339 or YYYY-MM-DD); prunes the S3 layout.
     #[arg(long)]
     pub since: Option<String>,
@@ -109,6 +105,17 @@ pub struct IngestArgs {
     /// Only these regions (repeatable).
     #[arg(long = "region")]
     pub regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories or s3://bucket/prefix URLs.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -187,18 +194,8 @@ pub struct VerifyArgs {
     /// The store whose logging changes are looked for and that keeps the result.
     #[command(flatten)]
     pub store: StoreArg,
-    /// Only files delivered on or after this time (RFC 3339 or YYYY-MM-DD).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only files delivered on or before this time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Only these accounts (repeatable).
-    #[arg(long = "account")]
-    pub accounts: Vec<String>,
-    /// Only these regions (repeatable).
-    #[arg(long = "region")]
-    pub regions: Vec<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub format: VerifyFormat,

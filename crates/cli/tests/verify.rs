@@ -89,6 +89,24 @@ impl Case {
         (out.status.code().unwrap(), report)
     }
 
+    /// `investigate` of the cross-account incident's finding with `args`; its stdout.
+    fn investigate(&self, args: &[&str]) -> Vec<u8> {
+        bt().args(["investigate", "--store"])
+            .arg(self.store())
+            .arg("--finding")
+            .arg(
+                self.dir
+                    .path()
+                    .join("trail/findings/cross-account-role-chain.json"),
+            )
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    }
+
     /// Files under the trail whose path contains all of `parts`, sorted.
     fn files(&self, parts: &[&str]) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = walk(&self.logs())
@@ -195,21 +213,7 @@ fn an_untouched_trail_is_valid_and_the_result_reaches_investigate() {
 
     // The result is kept in the store; the investigation says where its evidence comes from.
     assert!(c.store().join("integrity.json").is_file());
-    let out = bt()
-        .args(["investigate", "--format", "json", "--store"])
-        .arg(c.store())
-        .arg("--finding")
-        .arg(
-            c.dir
-                .path()
-                .join("trail/findings/cross-account-role-chain.json"),
-        )
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let inv: Value = serde_json::from_slice(&out).unwrap();
+    let inv: Value = serde_json::from_slice(&c.investigate(&["--format", "json"])).unwrap();
     let evidence = inv["integrity"]["evidence"].as_array().unwrap();
     assert!(!evidence.is_empty());
     let verified = evidence
@@ -224,34 +228,10 @@ fn an_untouched_trail_is_valid_and_the_result_reaches_investigate() {
         );
     }
     assert_eq!(inv["integrity"]["sections"][0]["section"], "chain");
-    let text = bt()
-        .args(["investigate", "--store"])
-        .arg(c.store())
-        .arg("--finding")
-        .arg(
-            c.dir
-                .path()
-                .join("trail/findings/cross-account-role-chain.json"),
-        )
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let text = c.investigate(&[]);
     assert!(String::from_utf8_lossy(&text).contains("Log integrity"));
     let html = c.dir.path().join("report.html");
-    bt().args(["investigate", "--store"])
-        .arg(c.store())
-        .arg("--finding")
-        .arg(
-            c.dir
-                .path()
-                .join("trail/findings/cross-account-role-chain.json"),
-        )
-        .arg("--html")
-        .arg(&html)
-        .assert()
-        .success();
+    c.investigate(&["--html", html.to_str().unwrap()]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("id=\"integrity\"") && page.contains("no problems found"));
 }

@@ -299,7 +299,7 @@ pub fn verify(
         .into_iter()
         .filter(|(_, p)| in_scope(filter, p, p.stamp, p.stamp))
         .collect();
-    let mut judged: Vec<(FileResult, Vec<String>)> = in_scope_logs
+    let mut judged: Vec<(FileResult, Vec<u64>)> = in_scope_logs
         .par_iter()
         .map(|(f, p)| {
             let (raw, read_error) = match sources.read(f) {
@@ -309,7 +309,13 @@ pub fn verify(
             let (plain, _) = backtrail_normalize::decode(&raw);
             let sha = sha256_hex(&plain);
             let parsed = backtrail_normalize::container::parse_decoded(&plain);
-            let ids: Vec<String> = parsed.events.into_iter().map(|e| e.event_id).collect();
+            // Hashes only: a file's events are dropped here, so memory does not grow with
+            // the trail (beyond 8 bytes an event).
+            let ids: Vec<u64> = parsed
+                .events
+                .iter()
+                .map(|e| EventIndex::hash(&e.event_id))
+                .collect();
             let mut r = FileResult {
                 key: f.key.clone(),
                 account: p.account.clone(),
@@ -409,8 +415,8 @@ pub fn verify(
 
     let mut index = EventIndex::default();
     for (i, (_, ids)) in judged.iter().enumerate() {
-        for id in ids {
-            index.push(id, i as u32);
+        for &h in ids {
+            index.push_hash(h, i as u32);
         }
     }
     index.finish();

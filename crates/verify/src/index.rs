@@ -13,9 +13,19 @@ pub struct EventIndex {
 }
 
 impl EventIndex {
+    /// The hash an event id is indexed by.
+    pub fn hash(event_id: &str) -> u64 {
+        xxh3_64(event_id.as_bytes())
+    }
+
     /// Records that `event_id` was read from file `file`.
     pub fn push(&mut self, event_id: &str, file: u32) {
-        self.entries.push((xxh3_64(event_id.as_bytes()), file));
+        self.push_hash(Self::hash(event_id), file);
+    }
+
+    /// Records that the event id hashing to `hash` ([`EventIndex::hash`]) was read from `file`.
+    pub fn push_hash(&mut self, hash: u64, file: u32) {
+        self.entries.push((hash, file));
     }
 
     /// Sorts, so that lookups work.
@@ -37,7 +47,7 @@ impl EventIndex {
     /// The files an event id was read from (several when the same id was delivered twice, or
     /// on the rare hash collision: callers take the worst outcome).
     pub fn files_of(&self, event_id: &str) -> impl Iterator<Item = u32> + '_ {
-        let h = xxh3_64(event_id.as_bytes());
+        let h = Self::hash(event_id);
         let start = self.entries.partition_point(|e| e.0 < h);
         self.entries[start..]
             .iter()

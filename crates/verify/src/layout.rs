@@ -62,19 +62,10 @@ pub fn place(key: &str) -> Option<Place> {
     }
     let stem = name.strip_suffix(".json.gz")?;
     let rel = segs[start..].join("/");
-    match kind {
+    let (stamp, trail, backfill) = match kind {
         Kind::Log => {
             let rest = stem.strip_prefix(&format!("{account}_CloudTrail_{region}_"))?;
-            let stamp = parse_stamp(rest.get(..14)?)?;
-            Some(Place {
-                kind,
-                rel,
-                account: account.to_string(),
-                region: region.to_string(),
-                stamp,
-                trail: None,
-                backfill: false,
-            })
+            (parse_stamp(rest.get(..14)?)?, None, false)
         }
         Kind::Digest => {
             let rest = stem.strip_prefix(&format!("{account}_CloudTrail-Digest_{region}_"))?;
@@ -83,23 +74,24 @@ pub fn place(key: &str) -> Option<Place> {
                 None => (rest, false),
             };
             let (rest, stamp) = rest.rsplit_once('_')?;
-            let stamp = parse_stamp(stamp)?;
             // The trail name may hold underscores; the home region never does.
             let (trail, home) = rest.rsplit_once('_')?;
             if trail.is_empty() || home.is_empty() {
                 return None;
             }
-            Some(Place {
-                kind,
-                rel,
-                account: account.to_string(),
-                region: region.to_string(),
-                stamp,
-                trail: Some((trail.to_string(), home.to_string())),
-                backfill,
-            })
+            let trail = Some((trail.to_string(), home.to_string()));
+            (parse_stamp(stamp)?, trail, backfill)
         }
-    }
+    };
+    Some(Place {
+        kind,
+        rel,
+        account: account.to_string(),
+        region: region.to_string(),
+        stamp,
+        trail,
+        backfill,
+    })
 }
 
 /// The part of an S3 object key from `AWSLogs/` on (the whole key when it has none).

@@ -185,7 +185,9 @@ pub fn markdown(r: &Report) -> String {
 /// Non-verified evidence listed in text before pointing at `--format json`.
 const SHOWN_EVIDENCE: usize = 20;
 
-fn evidence_lines(e: &crate::EvidenceIntegrity) -> Vec<String> {
+/// The investigation's integrity section as lines: the verification's verdict, each
+/// section's counts, then the evidence that is not verified.
+pub fn evidence_lines(e: &crate::EvidenceIntegrity) -> Vec<String> {
     let mut out = vec![format!(
         "sources verified at {}: {} (backtrail verify)",
         inert(&e.verified_at),
@@ -273,49 +275,5 @@ pub fn evidence_markdown(e: Option<&crate::EvidenceIntegrity>) -> String {
             }
         }
     }
-    out
-}
-
-/// `s` for HTML text.
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The same section as a static box for the HTML report (escaped text only, no script).
-pub fn evidence_html(e: Option<&crate::EvidenceIntegrity>) -> String {
-    let mut out = String::from(
-        "<section class=\"card integrity\" id=\"integrity\">\n<h2>Log integrity</h2>\n",
-    );
-    match e {
-        None => out.push_str(
-            "<p class=\"muted\">Not checked: run <code>backtrail verify SOURCES --public-keys \
-             FILE</code> on this store.</p>\n",
-        ),
-        Some(e) => {
-            let class = if e.summary.problems { "bad" } else { "muted" };
-            let lines = evidence_lines(e);
-            let _ = writeln!(
-                out,
-                "<p class=\"{class}\">{}</p>\n<ul>",
-                html_escape(&lines[0])
-            );
-            for l in &lines[1..] {
-                let _ = writeln!(out, "<li><code>{}</code></li>", html_escape(l));
-            }
-            out.push_str("</ul>\n");
-        }
-    }
-    out.push_str("</section>\n");
     out
 }

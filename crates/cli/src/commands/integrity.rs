@@ -63,6 +63,33 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 /// The HTML report with the integrity box before its data block (after the drawn report).
 pub fn with_html_box(page: String, integrity: Option<&EvidenceIntegrity>) -> String {
     const DATA: &str = "<script type=\"application/json\" id=\"data\">";
-    let section = backtrail_verify::render::evidence_html(integrity);
-    page.replacen(DATA, &format!("{section}{DATA}"), 1)
+    page.replacen(DATA, &format!("{}{DATA}", html_box(integrity)), 1)
+}
+
+/// A static box (escaped text, no script) with the lines of the text section.
+fn html_box(e: Option<&EvidenceIntegrity>) -> String {
+    use backtrail_render::html::escape;
+    let mut out = String::from(
+        "<section class=\"card integrity\" id=\"integrity\">\n<h2>Log integrity</h2>\n",
+    );
+    match e {
+        None => out.push_str(
+            "<p class=\"muted\">Not checked: run <code>backtrail verify SOURCES --public-keys \
+             FILE</code> on this store.</p>\n",
+        ),
+        Some(e) => {
+            let class = if e.summary.problems { "bad" } else { "muted" };
+            let lines = backtrail_verify::render::evidence_lines(e);
+            out.push_str(&format!(
+                "<p class=\"{class}\">{}</p>\n<ul>\n",
+                escape(&lines[0])
+            ));
+            for l in &lines[1..] {
+                out.push_str(&format!("<li><code>{}</code></li>\n", escape(l)));
+            }
+            out.push_str("</ul>\n");
+        }
+    }
+    out.push_str("</section>\n");
+    out
 }

@@ -2,7 +2,6 @@
 //! result is kept in the store for `investigate`.
 
 use crate::args::{VerifyArgs, VerifyFormat};
-use crate::commands::ingest::time_arg;
 use crate::{CliError, ExitStatus};
 use backtrail_model::Event;
 use backtrail_sources::{Filter, Sources};
@@ -16,12 +15,7 @@ use std::path::Path;
 const HOUR_MS: i64 = 3_600_000;
 
 pub fn run(a: VerifyArgs) -> Result<(), CliError> {
-    let filter = Filter {
-        since: time_arg("since", &a.since)?,
-        until: time_arg("until", &a.until)?,
-        accounts: a.accounts.clone(),
-        regions: a.regions.clone(),
-    };
+    let filter = crate::commands::ingest::filter(&a.scope)?;
     let mut keys = PublicKeys::default();
     for p in &a.public_keys {
         let fail = |m: String| CliError::new(ExitStatus::Input, format!("{}: {m}", p.display()));

@@ -90,7 +90,7 @@ impl Output {
                     let (key_name, text) = self.digest_doc(
                         acct,
                         region,
-                        start,
+                        (start, start + 3600),
                         &files,
                         previous.as_ref(),
                         &key.fingerprint,
@@ -133,20 +133,19 @@ impl Output {
         Ok(())
     }
 
-    /// The object key and content of one hour's digest; `previous` is the previous digest's
-    /// key, hash and signature.
-    fn digest_doc(
+    /// The object key and content of the digest of `[start, end]`; `previous` is the
+    /// previous digest's key, hash and signature.
+    pub(super) fn digest_doc(
         &self,
         acct: usize,
         region: usize,
-        start: i64,
+        (start, end): (i64, i64),
         files: &[&(LogMeta, String)],
         previous: Option<&(String, String, String)>,
         fingerprint: &str,
     ) -> (String, String) {
         let a = &self.accounts[acct];
         let r = REGIONS[region];
-        let end = start + 3600;
         let home = REGIONS[crate::world::HOME];
         let key = format!(
             "{}/{a}/CloudTrail-Digest/{r}/{}/{a}_CloudTrail-Digest_{r}_{}_{home}_{}.json.gz",
