@@ -58,6 +58,9 @@ pub enum Command {
     Investigate(WhoArgs),
     /// Every session in a window with its origin, counts and flags, riskiest first.
     Sessions(SessionsArgs),
+    /// Can these logs be trusted? Check digest signatures and chains, every log file's hash,
+    /// and the store's logging changes (offline).
+    Verify(VerifyArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
     /// Run a Ballista scheduler or executor with backtrail's functions and plan codec.
@@ -87,13 +90,9 @@ pub struct BenchFloorArgs {
     pub reencode: Option<PathBuf>,
 }
 
+/// Which part of the sources to read: the CloudTrail layout lets discovery skip the rest.
 #[derive(Debug, Args)]
-pub struct IngestArgs {
-    /// Files, directories or s3://bucket/prefix URLs.
-    #[arg(required = true)]
-    pub sources: Vec<String>,
-    #[command(flatten)]
-    pub store: StoreArg,
+pub struct ScopeArgs {
     /// Only days on or after this time (RFC 3339 or YYYY-MM-DD); prunes the S3 layout.
     #[arg(long)]
     pub since: Option<String>,
@@ -106,6 +105,17 @@ pub struct IngestArgs {
     /// Only these regions (repeatable).
     #[arg(long = "region")]
     pub regions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories or s3://bucket/prefix URLs.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -159,6 +169,36 @@ pub struct SynthArgs {
     /// Number of days the trail spans (default: from the event count).
     #[arg(long)]
     pub days: Option<u32>,
+    /// Write signed digest files for every account, region and hour, with the test public
+    /// key in ground-truth/public-keys.json (for `verify --public-keys`).
+    #[arg(long)]
+    pub signed_digests: bool,
+}
+
+/// Output format of `verify`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum VerifyFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Files, directories or s3://bucket/prefix URLs: the same sources as `ingest`.
+    #[arg(required = true)]
+    pub sources: Vec<String>,
+    /// The JSON of `aws cloudtrail list-public-keys` (repeatable: keys are per region).
+    #[arg(long = "public-keys", value_name = "FILE")]
+    pub public_keys: Vec<PathBuf>,
+    /// The store whose logging changes are looked for and that keeps the result.
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: VerifyFormat,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,8 @@ pub enum ExitStatus {
     Query = 4,
     /// The subject was not found in the store.
     NotFound = 5,
+    /// `verify` found modified, missing or unlisted files, or digests that failed.
+    Problems = 6,
 }
 
 /// An error with the exit status it maps to.

@@ -92,7 +92,7 @@ fn shown(s: &str) -> String {
 }
 
 /// `s` for HTML text and attribute values.
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

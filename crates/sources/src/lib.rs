@@ -191,6 +191,21 @@ impl Sources {
     pub fn read(&self, f: &SourceFile) -> Result<Vec<u8>, SourceError> {
         match &f.location {
             Location::Local(path) => std::fs::read(path).map_err(|e| local::error(path, e)),
+            Location::S3 { bucket, key } => {
+                self.rt.block_on(self.s3.read(bucket, key)).map(|r| r.0)
+            }
+        }
+    }
+
+    /// Reads one file whole with its user-defined metadata: an S3 object's `x-amz-meta-*`
+    /// headers without that prefix (a CloudTrail digest's signature is `signature`); a local
+    /// file has none.
+    pub fn read_with_metadata(
+        &self,
+        f: &SourceFile,
+    ) -> Result<(Vec<u8>, std::collections::BTreeMap<String, String>), SourceError> {
+        match &f.location {
+            Location::Local(_) => Ok((self.read(f)?, Default::default())),
             Location::S3 { bucket, key } => self.rt.block_on(self.s3.read(bucket, key)),
         }
     }

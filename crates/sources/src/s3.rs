@@ -1,12 +1,12 @@
 //! Discovery and reads of S3 objects through object_store, one client per bucket.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, resolve_bucket_region};
 use object_store::path::Path;
-use object_store::{ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{Attribute, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::layout::{Decision, decide};
 use crate::{Discovery, Filter, Location, SourceError, SourceFile};
@@ -212,16 +212,32 @@ impl S3Clients {
         Ok(())
     }
 
-    /// Fetches one object whole.
-    pub(crate) async fn read(&self, bucket: &str, key: &str) -> Result<Vec<u8>, SourceError> {
+    /// Fetches one object whole, with its user-defined metadata.
+    pub(crate) async fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, BTreeMap<String, String>), SourceError> {
         let store = self.client(bucket).await?;
         let walk = Walk {
             store: &store,
             bucket,
         };
         let path = Path::parse(key).map_err(|_| SourceError::BadUrl(walk.url(key)))?;
-        let bytes = async { store.get(&path).await?.bytes().await }.await;
-        bytes.map(|b| b.to_vec()).map_err(|e| match e {
+        let got = async {
+            let r = store.get(&path).await?;
+            let meta: BTreeMap<String, String> = r
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| match k {
+                    Attribute::Metadata(name) => Some((name.to_string(), (**v).to_owned())),
+                    _ => None,
+                })
+                .collect();
+            Ok((r.bytes().await?.to_vec(), meta))
+        }
+        .await;
+        got.map_err(|e| match e {
             object_store::Error::NotFound { .. } => SourceError::NotFound {
                 path: walk.url(key),
             },

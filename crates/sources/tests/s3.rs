@@ -4,11 +4,10 @@
 //! it the test prints a notice and passes, except under CI (env `CI` set), where it fails.
 
 mod common;
+#[path = "common/moto.rs"]
+mod moto;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use moto::Moto;
 
 use backtrail_sources::{Filter, Location, S3Options, SourceError, Sources};
 use common::{TREE, cases, expected};
@@ -17,85 +16,6 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
 const BUCKET: &str = "trail-bucket";
-
-/// A running moto server, stopped when dropped; its request log goes to a file.
-struct Moto {
-    child: Child,
-    port: u16,
-    log: tempfile::NamedTempFile,
-}
-
-impl Moto {
-    /// Starts moto on a free port and waits until it answers, or says why it could not.
-    fn start() -> Result<Moto, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
-        let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-        let stderr = log.reopen().map_err(|e| e.to_string())?;
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot run python3: {e}"))?;
-        let mut moto = Moto { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("moto exited with {status}: {}", moto.log_text()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(moto);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!(
-            "moto did not listen within 30 s: {}",
-            moto.log_text()
-        ))
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Everything moto has logged so far (one line per request).
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    /// Sends an empty PUT with a bare HTTP request: to create a bucket, which object_store
-    /// has no call for, or a `folder/` marker object, whose key object_store cannot spell.
-    /// moto does not check signatures.
-    fn put_empty(&self, path: &str) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let req = format!(
-            "PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
-        );
-        s.write_all(req.as_bytes()).unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(reply.starts_with("HTTP/1.1 200"), "PUT /{path}: {reply}");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn options(endpoint: String) -> S3Options {
     S3Options {
@@ -278,4 +198,21 @@ fn s3_discovery_prunes_and_reads() {
     };
     let err = sources.read(&gone).unwrap_err();
     assert!(matches!(err, SourceError::NotFound { .. }), "{err:?}");
+
+    // User metadata comes with the bytes: a CloudTrail digest's signature lives there.
+    let meta = [
+        ("x-amz-meta-signature", "0a1b2c"),
+        ("x-amz-meta-signature-algorithm", "SHA256withRSA"),
+    ];
+    moto.put(&format!("{BUCKET}/digest/d.json.gz"), b"digest", &meta);
+    let d = sources
+        .discover(&[format!("s3://{BUCKET}/digest/")], &Filter::default())
+        .unwrap();
+    let (bytes, meta) = sources.read_with_metadata(&d.files[0]).unwrap();
+    assert_eq!(bytes, b"digest");
+    assert_eq!(meta.get("signature").map(String::as_str), Some("0a1b2c"));
+    assert_eq!(
+        meta.get("signature-algorithm").map(String::as_str),
+        Some("SHA256withRSA")
+    );
 }

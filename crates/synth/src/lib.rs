@@ -139,6 +139,13 @@ pub struct SynthOptions {
     /// of events practical (compression is most of the work); 6 gives files about a third
     /// smaller at about half the speed.
     pub gzip_level: u32,
+    /// Write digest files as CloudTrail does with log file validation on: one an hour for
+    /// every account and region, chained, signed (SHA256withRSA) with a test key generated
+    /// from the seed, with the key in `ground-truth/public-keys.json` (the JSON of `aws
+    /// cloudtrail list-public-keys`) and every digest's signature, which S3 would keep in
+    /// the object's `x-amz-meta-signature`, in `ground-truth/digest-signatures.json`.
+    /// Off: the first two hours of us-east-1 only, with placeholder signatures.
+    pub signed_digests: bool,
 }
 
 impl SynthOptions {
@@ -161,6 +168,7 @@ impl SynthOptions {
                 .expect("valid date"),
             days,
             gzip_level: 1,
+            signed_digests: false,
         }
     }
 }
@@ -284,8 +292,15 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     }
     debug_assert!(planted.iter().all(|p| p.time >= start && p.time < end));
 
-    let mut out =
-        output::Output::create(&opts.out, &world, opts.seed, start, end, opts.gzip_level)?;
+    let mut out = output::Output::create(
+        &opts.out,
+        &world,
+        opts.seed,
+        start,
+        end,
+        opts.gzip_level,
+        opts.signed_digests,
+    )?;
     let mut bg = background::Background::new(&world, opts.seed);
     bg.run(&mut out, opts.events - minimum, start, end, &planted)?;
     drop(planted);

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::SynthError;
 use crate::rng::Rng;
-use crate::time::{day_path, digest_stamp, file_stamp, iso};
+use crate::time::{day_path, file_stamp, iso};
 use crate::world::{HOME, MGMT, REGIONS, World};
 
 /// Length of a delivery window.
@@ -40,10 +40,13 @@ struct OpenFile {
     newest: i64,
 }
 
+mod digest;
+
 /// What a digest needs to know about a log file.
 #[derive(Clone, Debug)]
 struct LogMeta {
     acct: usize,
+    region: usize,
     period: usize,
     key: String,
     oldest: i64,
@@ -68,6 +71,9 @@ pub(crate) struct Output {
     start: i64,
     end: i64,
     level: u32,
+    /// Signed digests for every account, region and hour ([`digest`]) instead of the
+    /// unsigned first two hours of us-east-1.
+    signed: bool,
     open: Vec<OpenFile>,
     names: Rng,
     tx: Option<SyncSender<Job>>,
@@ -123,6 +129,7 @@ impl Output {
         start: i64,
         end: i64,
         level: u32,
+        signed: bool,
     ) -> Result<Self, SynthError> {
         fs::create_dir_all(root).map_err(|e| io_err(root, e))?;
         let threads = std::thread::available_parallelism()
@@ -149,6 +156,7 @@ impl Output {
             start,
             end,
             level,
+            signed,
             open: Vec::new(),
             names: Rng::stream(seed, 2),
             tx: Some(tx),
@@ -251,11 +259,11 @@ impl Output {
     }
 
     fn digest_period(&self, region: usize, window_end: i64) -> Option<usize> {
-        if region != HOME || window_end <= self.start {
+        if window_end <= self.start || (region != HOME && !self.signed) {
             return None;
         }
         let period = ((window_end - self.start - 1) / 3600) as usize;
-        (period < DIGEST_HOURS as usize).then_some(period)
+        (self.signed || period < DIGEST_HOURS as usize).then_some(period)
     }
 
     fn close(&mut self, mut f: OpenFile) -> Result<(), SynthError> {
@@ -277,6 +285,7 @@ impl Output {
             .digest_period(f.region, window_end)
             .map(|period| LogMeta {
                 acct: f.acct,
+                region: f.region,
                 period,
                 key: format!("{dir}/{name}"),
                 oldest: f.oldest,
@@ -331,10 +340,15 @@ impl Output {
             return Err(e);
         }
         hashed.sort_by(|a, b| {
-            (a.0.acct, a.0.period, &a.0.key).cmp(&(b.0.acct, b.0.period, &b.0.key))
+            (a.0.acct, a.0.region, a.0.period, &a.0.key)
+                .cmp(&(b.0.acct, b.0.region, b.0.period, &b.0.key))
         });
         let mut rng = Rng::stream(seed, 3);
-        self.write_digests(&hashed, &mut rng)?;
+        if self.signed {
+            self.write_signed_digests(&hashed, seed)?;
+        } else {
+            self.write_digests(&hashed, &mut rng)?;
+        }
         self.write_insight(&mut rng)?;
         Ok(self.files)
     }
@@ -354,9 +368,7 @@ impl Output {
     ) -> Result<(), SynthError> {
         let fingerprint = rng.hex(32);
         for acct in 0..self.accounts.len() {
-            let a = self.accounts[acct].clone();
-            let r = REGIONS[HOME];
-            let mut previous: Option<(String, String)> = None;
+            let mut previous: Option<(String, String, String)> = None;
             let mut period_start = self.start;
             for period in 0..DIGEST_HOURS as usize {
                 let period_end = (self.start + 3600 * (period as i64 + 1)).min(self.end);
@@ -367,57 +379,20 @@ impl Output {
                     .iter()
                     .filter(|(m, _)| m.acct == acct && m.period == period)
                     .collect();
-                let dir = format!(
-                    "{}/{a}/CloudTrail-Digest/{r}/{}",
-                    self.prefix,
-                    day_path(period_end)
+                // A placeholder: these digests are not signed.
+                let previous_signed = previous.take().map(|(k, h, _)| (k, h, rng.hex(512)));
+                let (key, text) = self.digest_doc(
+                    acct,
+                    HOME,
+                    (period_start, period_end),
+                    &files,
+                    previous_signed.as_ref(),
+                    &fingerprint,
                 );
-                let name = format!(
-                    "{a}_CloudTrail-Digest_{r}_{}_{r}_{}.json.gz",
-                    self.trail,
-                    digest_stamp(period_end)
-                );
-                let key = format!("{dir}/{name}");
-                let newest = files.iter().map(|(m, _)| m.newest).max();
-                let oldest = files.iter().map(|(m, _)| m.oldest).min();
-                let log_files: Vec<_> = files
-                    .iter()
-                    .map(|(m, h)| {
-                        json!({
-                            "s3Bucket": self.bucket,
-                            "s3Object": m.key,
-                            "hashValue": h,
-                            "hashAlgorithm": "SHA-256",
-                            "newestEventTime": iso(m.newest),
-                            "oldestEventTime": iso(m.oldest),
-                        })
-                    })
-                    .collect();
-                let (prev_obj, prev_hash) = match &previous {
-                    Some((o, h)) => (json!(o), json!(h)),
-                    None => (json!(null), json!(null)),
-                };
-                let has_prev = previous.is_some();
-                let doc = json!({
-                    "awsAccountId": a,
-                    "digestStartTime": iso(period_start),
-                    "digestEndTime": iso(period_end),
-                    "digestS3Bucket": self.bucket,
-                    "digestS3Object": key,
-                    "digestPublicKeyFingerprint": fingerprint,
-                    "digestSignatureAlgorithm": "SHA256withRSA",
-                    "newestEventTime": newest.map(iso),
-                    "oldestEventTime": oldest.map(iso),
-                    "previousDigestS3Bucket": if has_prev { json!(self.bucket) } else { json!(null) },
-                    "previousDigestS3Object": prev_obj,
-                    "previousDigestHashValue": prev_hash,
-                    "previousDigestHashAlgorithm": if has_prev { json!("SHA-256") } else { json!(null) },
-                    "previousDigestSignature": if has_prev { json!(rng.hex(512)) } else { json!(null) },
-                    "logFiles": log_files,
-                });
-                let text = doc.to_string();
-                self.write_gz(&dir, &name, text.as_bytes())?;
-                previous = Some((key, sha256_hex(text.as_bytes())));
+                let (dir, name) = key.rsplit_once('/').expect("a digest key has folders");
+                self.write_gz(dir, name, text.as_bytes())?;
+                let hash = sha256_hex(text.as_bytes());
+                previous = Some((key, hash, String::new()));
                 period_start = period_end;
             }
         }

@@ -39,6 +39,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         events: a.events,
         seed: 1,
         days: None,
+        signed_digests: false,
     })?;
     writeln!(out, "\n== 2. ingesting {}", trail.join("AWSLogs").display())?;
     let summary = ingest_into(

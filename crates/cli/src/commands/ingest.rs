@@ -1,6 +1,6 @@
 //! `backtrail ingest`.
 
-use crate::args::IngestArgs;
+use crate::args::{IngestArgs, ScopeArgs};
 use crate::terminal::{clean, warn};
 use crate::{CliError, ExitStatus};
 use backtrail_model::time::parse_iso;
@@ -82,13 +82,18 @@ pub fn ingest_into(
     Ok(summary)
 }
 
-pub fn run(a: IngestArgs) -> Result<(), CliError> {
-    let filter = Filter {
+/// The discovery filter of `--since/--until/--account/--region`.
+pub(crate) fn filter(a: &ScopeArgs) -> Result<Filter, CliError> {
+    Ok(Filter {
         since: time_arg("since", &a.since)?,
         until: time_arg("until", &a.until)?,
         accounts: a.accounts.clone(),
         regions: a.regions.clone(),
-    };
+    })
+}
+
+pub fn run(a: IngestArgs) -> Result<(), CliError> {
+    let filter = filter(&a.scope)?;
     let mut opts = IngestOptions {
         threads: a.threads,
         ..Default::default()

@@ -149,20 +149,33 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
         },
         Kind::All => Parts::ALL,
     };
+    let integrity = crate::commands::integrity::of_investigation(&a.subject.store.store, &inv)?;
     let mut out = std::io::stdout().lock();
     match a.subject.format {
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &inv)
+            let doc = crate::commands::integrity::WithIntegrity {
+                investigation: &inv,
+                integrity: integrity.as_ref(),
+            };
+            serde_json::to_writer_pretty(&mut out, &doc)
                 .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
             writeln!(out)?;
         }
-        ReportFormat::Text => write!(out, "{}", render(&inv, parts, terminal_width()))?,
-        ReportFormat::Markdown => write!(out, "{}", markdown(&inv))?,
+        ReportFormat::Text => {
+            write!(out, "{}", render(&inv, parts, terminal_width()))?;
+            let section = backtrail_verify::render::evidence_text(integrity.as_ref());
+            write!(out, "{section}")?;
+        }
+        ReportFormat::Markdown => {
+            write!(out, "{}", markdown(&inv))?;
+            let section = backtrail_verify::render::evidence_markdown(integrity.as_ref());
+            write!(out, "{section}")?;
+        }
         ReportFormat::Csv => write!(out, "{}", csv(&inv))?,
-        ReportFormat::Html => write!(out, "{}", html(&engine, &inv)?)?,
+        ReportFormat::Html => write!(out, "{}", html(&engine, &inv, integrity.as_ref())?)?,
     }
     if let Some(path) = &a.html {
-        std::fs::write(path, html(&engine, &inv)?)
+        std::fs::write(path, html(&engine, &inv, integrity.as_ref())?)
             .map_err(|e| CliError::new(ExitStatus::Failure, format!("{}: {e}", path.display())))?;
         eprintln!("report written to {}", path.display());
     }
@@ -177,6 +190,7 @@ const EVIDENCE_PER_ROW: usize = 5;
 fn html(
     engine: &Engine,
     inv: &backtrail_analysis::investigate::Investigation,
+    integrity: Option<&backtrail_verify::EvidenceIntegrity>,
 ) -> Result<String, CliError> {
     let mut ids = std::collections::BTreeSet::new();
     for s in &inv.who.sessions {
@@ -213,7 +227,8 @@ fn html(
             )
         })
         .collect();
-    Ok(backtrail_render::html::render(inv, &evidence))
+    let page = backtrail_render::html::render(inv, &evidence);
+    Ok(crate::commands::integrity::with_html_box(page, integrity))
 }
 
 /// `sessions`: every session in the window, riskiest first.

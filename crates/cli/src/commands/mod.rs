@@ -2,7 +2,9 @@
 
 mod demo;
 mod ingest;
+mod integrity;
 pub mod investigate;
+mod verify;
 
 use crate::args::{BenchFloorArgs, Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
 use crate::{CliError, ExitStatus};
@@ -22,6 +24,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Where(a) => investigate::report(a, investigate::Kind::Where),
         Command::Investigate(a) => investigate::report(a, investigate::Kind::All),
         Command::Sessions(a) => investigate::sessions(a),
+        Command::Verify(a) => verify::run(a),
         Command::Demo(a) => demo::run(a),
         #[cfg(feature = "ballista")]
         Command::Cluster(c) => crate::cluster::role(c),
@@ -120,6 +123,7 @@ pub fn synth(a: SynthArgs) -> Result<backtrail_synth::SynthSummary, CliError> {
     if let Some(d) = a.days {
         opts.days = d;
     }
+    opts.signed_digests = a.signed_digests;
     let s = backtrail_synth::generate(&opts)?;
     let mut out = std::io::stdout().lock();
     writeln!(
