@@ -7,7 +7,9 @@
 
 pub mod activity;
 pub mod chain;
+mod federation;
 pub mod investigate;
 pub mod origin;
+mod path;
 pub mod risk;
 pub mod subject;

@@ -18,8 +18,10 @@ use crate::truth::{
 };
 use crate::world::{ATTACKER_ACCOUNT, DEV, HOME, MGMT, PROD, REGIONS, Role, SEC, User, World};
 
+mod sso_path;
+
 /// Incident names, in the order they are planted.
-pub(crate) const NAMES: [&str; 7] = [
+pub(crate) const NAMES: [&str; 9] = [
     "leaked-iam-key",
     "identity-center-console",
     "ec2-credentials-exfiltration",
@@ -27,12 +29,14 @@ pub(crate) const NAMES: [&str; 7] = [
     "recycled-access-key",
     "vpc-endpoint-stolen-credentials",
     "access-denied-storm",
+    "sso-console-switch-renew",
+    "sso-console-keyless-login",
 ];
 
 /// Where each incident sits: fraction of the period (selects the day) and the time of
 /// day offset from the period start. Every incident keeps its records within
 /// `anchor - 5h .. anchor + 3h`, so all of them fit in a single day.
-const PLACEMENT: [(f64, i64); 7] = [
+const PLACEMENT: [(f64, i64); 9] = [
     (0.20, 9 * 3600 + 12 * 60 + 7),
     (0.30, 10 * 3600 + 47 * 60 + 33),
     (0.42, 13 * 3600 + 5 * 60 + 12),
@@ -40,6 +44,8 @@ const PLACEMENT: [(f64, i64); 7] = [
     (0.62, 17 * 3600 + 20 * 60 + 3),
     (0.71, 19 * 3600 + 2 * 60 + 51),
     (0.80, 20 * 3600 + 14 * 60 + 26),
+    (0.36, 11 * 3600 + 41 * 60 + 19),
+    (0.57, 16 * 3600 + 24 * 60 + 52),
 ];
 
 const UA_KALI_BOTO3: &str = "Boto3/1.34.34 md/Botocore#1.34.34 ua/2.0 os/linux#6.6.9-1kali1-amd64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.34";
@@ -357,8 +363,9 @@ impl<'w> Scene<'w> {
         }
     }
 
-    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin; returns
-    /// the console session and the sign-in event ids.
+    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin signed with
+    /// the key the federation returned; returns the console session and the sign-in event
+    /// ids.
     #[allow(clippy::too_many_arguments)]
     fn sso_console(
         &mut self,
@@ -370,6 +377,33 @@ impl<'w> Scene<'w> {
         ip: &str,
         ua: &str,
         with_portal_listing: bool,
+    ) -> (Sess, Vec<String>, String, String) {
+        self.sso_console_as(
+            t,
+            email,
+            user_id,
+            role,
+            ps,
+            (ip, ua),
+            with_portal_listing,
+            true,
+        )
+    }
+
+    /// [`Scene::sso_console`], with the ConsoleLogin logged with the federation's key or,
+    /// as some public samples show it, without a key (`login_key` false: the key then never
+    /// appears and is not one of the session's keys).
+    #[allow(clippy::too_many_arguments)]
+    fn sso_console_as(
+        &mut self,
+        t: i64,
+        email: &str,
+        user_id: &str,
+        role: &Role,
+        ps: &str,
+        (ip, ua): (&str, &str),
+        with_portal_listing: bool,
+        login_key: bool,
     ) -> (Sess, Vec<String>, String, String) {
         let w = self.world;
         let credential_id = self.rng.mixed_alnum(32);
@@ -431,7 +465,13 @@ impl<'w> Scene<'w> {
         let saml = emit::assume_role_with_saml(&mut self.rng, w, t, role, email, &key, ip, ua);
         let saml_id = self.put(saml);
         let mut sess = Sess::new(w, Cred::role(role, email, t), acct, &key, ip, ua).console();
-        let login = emit::console_login(&mut self.rng, w, t + 1, acct, &sess.ident, ip, ua, None);
+        let login_ident = if login_key {
+            sess.ident.clone()
+        } else {
+            sess.keys.clear();
+            sess.cred.render(None, None)
+        };
+        let login = emit::console_login(&mut self.rng, w, t + 1, acct, &login_ident, ip, ua, None);
         let login_id = self.put(login);
         sess.events.push(login_id.clone());
         (sess, evidence, saml_id, login_id)
@@ -644,6 +684,8 @@ pub(crate) fn build_all(world: &World, seed: u64, start: i64, days: u32) -> Vec<
         recycled_access_key(world, seed, anchor(4)),
         vpc_endpoint_stolen_credentials(world, seed, anchor(5)),
         access_denied_storm(world, seed, anchor(6)),
+        sso_path::sso_switch_renew(world, seed, anchor(7), 7, true),
+        sso_path::sso_switch_renew(world, seed, anchor(8), 8, false),
     ]
 }
 

@@ -74,8 +74,11 @@
 //! # Incidents
 //!
 //! `leaked-iam-key`, `identity-center-console`, `ec2-credentials-exfiltration`,
-//! `cross-account-role-chain`, `recycled-access-key`, `vpc-endpoint-stolen-credentials`
-//! and `access-denied-storm`; each description says what happened. They are placed at
+//! `cross-account-role-chain`, `recycled-access-key`, `vpc-endpoint-stolen-credentials`,
+//! `access-denied-storm`, `sso-console-switch-renew` and `sso-console-keyless-login` (an
+//! Identity Center console sign-in, SwitchRole into another account and RenewRole, with the
+//! ConsoleLogin signed with the federation's key or logged without one, and a benign twin of
+//! the same person sharing every ARN); each description says what happened. They are placed at
 //! fixed times of day on days spread over the period and do not depend on `events`, so
 //! all of them are planted even with a few thousand events.
 //!

@@ -75,7 +75,7 @@ fn run(name: &str, events: u64, seed: u64) -> TempDir {
     let dir = TempDir::new(name);
     let summary = generate(&SynthOptions::new(dir.0.clone(), events, seed)).unwrap();
     assert_eq!(summary.events_written, events);
-    assert_eq!(summary.incidents.len(), 7);
+    assert_eq!(summary.incidents.len(), 9);
     dir
 }
 
@@ -267,7 +267,9 @@ fn ground_truth_agrees_with_the_records() {
             "cross-account-role-chain",
             "recycled-access-key",
             "vpc-endpoint-stolen-credentials",
-            "access-denied-storm"
+            "access-denied-storm",
+            "sso-console-switch-renew",
+            "sso-console-keyless-login"
         ]
     );
     for t in truths(root) {
@@ -514,7 +516,7 @@ fn identity_mechanics() {
 fn small_runs_plant_everything_and_tiny_runs_fail() {
     let dir = run("small", 2_000, 42);
     assert_eq!(records(&dir.0).len(), 2_000);
-    assert_eq!(truths(&dir.0).len(), 7);
+    assert_eq!(truths(&dir.0).len(), 9);
     let tiny = TempDir::new("tiny");
     match generate(&SynthOptions::new(tiny.0.clone(), 10, 1)) {
         Err(SynthError::TooFewEvents {
