@@ -8,14 +8,16 @@ two builds of the binary on the same stores.
     # with the build before the change, and again after it:
     scripts/investigate-regress.py snapshot DIR OUT_BEFORE --bin OLD_BIN
     scripts/investigate-regress.py snapshot DIR OUT_AFTER  --bin NEW_BIN
-    scripts/investigate-regress.py compare  OUT_BEFORE OUT_AFTER [--paths 12]
+    scripts/investigate-regress.py compare  OUT_BEFORE OUT_AFTER [--paths 12] [--ignore-order]
 
 `prepare` generates the demo trail (20,000 events, seed 1 by default, as `backtrail demo`)
 and ingests it and each realdata source (../shared/realdata, or $BACKTRAIL_REALDATA) into
 stores under DIR. `snapshot` runs the binary on every finding of the trail and on every
 session (`sessions --format json`: its key, else its ARN) of each realdata store, and
 writes one JSON file per subject (a failing run writes its exit code and stderr instead).
-`compare` lists the files that differ and, for each, the JSON paths that changed.
+`compare` lists the files that differ and, for each, the JSON paths that changed;
+`--ignore-order` compares lists of objects as multisets (rows that tie on their sort key
+may come out in either order from one run to the next).
 Standard library only.
 """
 
@@ -129,6 +131,17 @@ def diff_paths(x, y, path="", out=None):
     return out
 
 
+def unordered(v):
+    if isinstance(v, dict):
+        return {k: unordered(x) for k, x in v.items()}
+    if isinstance(v, list):
+        items = [unordered(x) for x in v]
+        if items and all(isinstance(x, dict) for x in items):
+            items.sort(key=lambda x: json.dumps(x, sort_keys=True))
+        return items
+    return v
+
+
 def compare(a):
     before, after = Path(a.before), Path(a.after)
     names = sorted({p.relative_to(before) for p in before.rglob("*.json")}
@@ -141,6 +154,8 @@ def compare(a):
             changed += 1
             continue
         x, y = json.loads(b.read_text()), json.loads(f.read_text())
+        if a.ignore_order:
+            x, y = unordered(x), unordered(y)
         if x == y:
             continue
         changed += 1
@@ -171,6 +186,7 @@ def main():
     p.add_argument("before")
     p.add_argument("after")
     p.add_argument("--paths", type=int, default=12)
+    p.add_argument("--ignore-order", action="store_true")
     p.set_defaults(func=compare)
     a = ap.parse_args()
     a.func(a)
