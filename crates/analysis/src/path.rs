@@ -21,40 +21,38 @@ pub(crate) struct PathSession {
 }
 
 /// The sessions `hop` touches, from the origin side onward: its caller, for a SwitchRole
-/// the session behind the AssumeRole made for the switch, and the session it started.
+/// or RenewRole the session behind the AssumeRole made for it, and the session it started.
 pub(crate) fn hop_sessions<L: EventLookup>(
     lookup: &L,
     hop: &Hop,
 ) -> Result<Vec<PathSession>, L::Error> {
     let mut out = Vec::new();
+    let mut add = |arn: &str, creation: Option<Millis>, key: Option<&str>| {
+        rows_of(lookup, arn, creation, key).map(|rows| {
+            out.push(PathSession {
+                arn: arn.to_string(),
+                creation,
+                rows,
+            })
+        })
+    };
     let c = &hop.caller;
     if let Some(arn) = &c.arn {
         let creation = c.session_creation_date.as_deref().and_then(parse_iso);
-        let rows = rows_of(lookup, arn, creation, c.access_key_id.as_deref())?;
-        out.push(PathSession {
-            arn: arn.clone(),
-            creation,
-            rows,
-        });
+        add(arn, creation, c.access_key_id.as_deref())?;
     }
-    if hop.method == "SwitchRole" {
+    if matches!(hop.method.as_str(), "SwitchRole" | "RenewRole") {
         for id in &hop.other_event_ids {
             let Some(e) = lookup.event_by_id(id)? else {
                 continue;
             };
-            if e.event_name != "AssumeRole" {
-                continue;
+            if let ("AssumeRole", Some(arn), Some(creation)) = (
+                e.event_name.as_str(),
+                &e.identity.arn,
+                e.identity.session_creation_date,
+            ) {
+                add(arn, Some(creation), None)?;
             }
-            let (Some(arn), Some(creation)) = (&e.identity.arn, e.identity.session_creation_date)
-            else {
-                continue;
-            };
-            let rows = rows_of(lookup, arn, Some(creation), None)?;
-            out.push(PathSession {
-                arn: arn.clone(),
-                creation: Some(creation),
-                rows,
-            });
         }
     }
     // A session has a creation date or a key; a password (CreateLoginProfile) is neither.
@@ -62,12 +60,7 @@ pub(crate) fn hop_sessions<L: EventLookup>(
         && (hop.issued_creation_date.is_some() || hop.issued_access_key_id.is_some())
     {
         let creation = hop.issued_creation_date.as_deref().and_then(parse_iso);
-        let rows = rows_of(lookup, arn, creation, hop.issued_access_key_id.as_deref())?;
-        out.push(PathSession {
-            arn: arn.clone(),
-            creation,
-            rows,
-        });
+        add(arn, creation, hop.issued_access_key_id.as_deref())?;
     }
     Ok(out)
 }

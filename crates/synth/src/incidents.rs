@@ -363,36 +363,10 @@ impl<'w> Scene<'w> {
         }
     }
 
-    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin signed with
-    /// the key the federation returned; returns the console session and the sign-in event
-    /// ids.
-    #[allow(clippy::too_many_arguments)]
-    fn sso_console(
-        &mut self,
-        t: i64,
-        email: &str,
-        user_id: &str,
-        role: &Role,
-        ps: &str,
-        ip: &str,
-        ua: &str,
-        with_portal_listing: bool,
-    ) -> (Sess, Vec<String>, String, String) {
-        self.sso_console_as(
-            t,
-            email,
-            user_id,
-            role,
-            ps,
-            (ip, ua),
-            with_portal_listing,
-            true,
-        )
-    }
-
-    /// [`Scene::sso_console`], with the ConsoleLogin logged with the federation's key or,
-    /// as some public samples show it, without a key (`login_key` false: the key then never
-    /// appears and is not one of the session's keys).
+    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin, logged with
+    /// the federation's key or, as some public samples show it, without a key (`login_key`
+    /// false: the key then never appears and is not one of the session's keys); returns the
+    /// console session and the sign-in event ids.
     #[allow(clippy::too_many_arguments)]
     fn sso_console_as(
         &mut self,
@@ -924,15 +898,15 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
     let dana_home = "71.202.16.145";
 
     // decoy: Dana's own session on the same role earlier that day
-    let (mut earlier, ..) = sc.sso_console(
+    let (mut earlier, ..) = sc.sso_console_as(
         anchor - 3 * 3600,
         &dana.email,
         &dana.user_id,
         &dev_role,
         "DeveloperAccess",
-        dana_home,
-        BROWSERS[0],
+        (dana_home, BROWSERS[0]),
         false,
+        true,
     );
     sc.calls(
         anchor - 3 * 3600 + 20,
@@ -956,15 +930,15 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
         ],
     );
     // decoy: a colleague on the same permission set role
-    let (mut colleague, ..) = sc.sso_console(
+    let (mut colleague, ..) = sc.sso_console_as(
         anchor - 70 * 60,
         &sam.email,
         &sam.user_id,
         &dev_role,
         "DeveloperAccess",
-        OFFICE_IPS[2],
-        BROWSERS[1],
+        (OFFICE_IPS[2], BROWSERS[1]),
         false,
+        true,
     );
     sc.calls(
         anchor - 70 * 60 + 15,
@@ -986,14 +960,14 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
 
     // the attack: Dana's Identity Center credentials used from elsewhere
     let ip = "198.51.100.77";
-    let (mut dev_sess, evidence, saml_id, login_id) = sc.sso_console(
+    let (mut dev_sess, evidence, saml_id, login_id) = sc.sso_console_as(
         anchor,
         &dana.email,
         &dana.user_id,
         &dev_role,
         "DeveloperAccess",
-        ip,
-        UA_FIREFOX_WIN,
+        (ip, UA_FIREFOX_WIN),
+        true,
         true,
     );
     let mut t = sc.calls(
