@@ -12,6 +12,7 @@
 //! guess is labelled: a hop is `certain` only when key, ARN and time (or, without a key, ARN
 //! and time) single out one call.
 
+use crate::federation::merge_federated_sign_ins;
 use crate::subject::{
     Finding, MAX_CREDENTIAL_LIFE_MS, MatchedSession, SAME_TIME_MS, Subject, arn_account,
     arn_resource, assumed_role_parts, resolve, resolve_finding, role_name,
@@ -102,7 +103,8 @@ pub struct Hop {
     /// The record the hop rests on; null when no single record could be chosen.
     pub event_id: Option<String>,
     /// Other records of the same step: the other account's copy (sharedEventID, or
-    /// requestID + time) or, for a SwitchRole, the AssumeRole made on the user's behalf.
+    /// requestID + time); for a SwitchRole or RenewRole, the AssumeRole made on the user's
+    /// behalf; for a console sign-in through SAML or Identity Center, the ConsoleLogin.
     pub other_event_ids: Vec<String>,
     pub time: Option<String>,
     pub caller: Caller,
@@ -316,6 +318,7 @@ pub fn trace<L: EventLookup>(lookup: &L, m: &MatchedSession) -> Result<SessionCh
         continue_at: None,
         source_identities: source_identity.into_iter().collect(),
         visited: HashSet::new(),
+        used: HashSet::new(),
     };
     if !invoked_by.is_empty() {
         w.notes.push(format!(
@@ -326,6 +329,7 @@ pub fn trace<L: EventLookup>(lookup: &L, m: &MatchedSession) -> Result<SessionCh
     let origin = w.walk(start)?;
     let mut hops = w.hops;
     hops.reverse();
+    merge_federated_sign_ins(&mut hops);
     let mut notes = w.notes;
     let asserted = w.source_identities.first().cloned();
     if let Some(si) = &asserted {
@@ -560,6 +564,8 @@ struct Walker<'a, L: EventLookup> {
     /// sourceIdentity values seen, subject side first.
     source_identities: Vec<String>,
     visited: HashSet<Fingerprint>,
+    /// Event ids already on the chain: a later step cannot have issued an earlier one.
+    used: HashSet<String>,
 }
 
 /// What tells two principals apart for the cycle guard: key, ARN, creationDate, "before".
@@ -863,7 +869,20 @@ impl<L: EventLookup> Walker<'_, L> {
                 ))
         });
         raw.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-        let evals: Vec<Eval> = raw.into_iter().map(|i| evaluate(cur, i)).collect();
+        let evals: Vec<Eval> = raw
+            .into_iter()
+            .map(|i| {
+                let mut e = evaluate(cur, i);
+                if e.fit.is_some() && self.used.contains(&e.iss.event_id) {
+                    e.fit = None;
+                    e.why = format!(
+                        "already on the chain as a later step, so it cannot have issued this session ({})",
+                        e.why
+                    );
+                }
+                e
+            })
+            .collect();
         Ok(choose(cur, evals))
     }
 
@@ -939,7 +958,8 @@ impl<L: EventLookup> Walker<'_, L> {
                 reason.push_str(" under the same eventID");
             }
         }
-        let switch_pair = if iss.event_name == "SwitchRole" {
+        let switching = SWITCH_METHODS.contains(&iss.event_name.as_str());
+        let switch_pair = if switching {
             self.switch_pair(&iss)?
         } else {
             Vec::new()
@@ -953,7 +973,7 @@ impl<L: EventLookup> Walker<'_, L> {
             ));
         }
         let mut candidates = f.candidates;
-        if iss.event_name == "SwitchRole" {
+        if switching {
             let paired: HashSet<&str> = switch_pair.iter().map(|l| l.event_id.as_str()).collect();
             candidates.extend(
                 f.linked
@@ -1006,8 +1026,8 @@ impl<L: EventLookup> Walker<'_, L> {
         }
     }
 
-    /// The AssumeRole the console makes on the user's behalf with a SwitchRole: same issued
-    /// ARN, same second.
+    /// The AssumeRole the console makes on the user's behalf with a SwitchRole or RenewRole:
+    /// same issued ARN, same second.
     fn switch_pair(&self, switch: &Issuance) -> Result<Vec<Issuance>, L::Error> {
         let Some(arn) = &switch.issued_arn else {
             return Ok(Vec::new());
@@ -1071,6 +1091,8 @@ impl<L: EventLookup> Walker<'_, L> {
         other_event_ids: Vec<String>,
         issued_creation: Option<Millis>,
     ) {
+        self.used.insert(iss.event_id.clone());
+        self.used.extend(other_event_ids.iter().cloned());
         self.hops.push(Hop {
             method: method_of(iss),
             event_id: Some(iss.event_id.clone()),
@@ -1323,7 +1345,13 @@ impl<L: EventLookup> Walker<'_, L> {
         let store = ev
             .as_ref()
             .and_then(|e| e.identity.on_behalf_of_identity_store_arn.clone());
-        let name = iss.subject.clone().or_else(|| iss.caller_user_name.clone());
+        // The SAML subject (the user's e-mail or name), else the role session name the
+        // portal sets to it.
+        let name = iss
+            .subject
+            .clone()
+            .or_else(|| iss.caller_user_name.clone())
+            .or_else(|| iss.role_session_name.clone());
         if let (Some(_), Some(n)) = (&on_behalf, &name) {
             self.notes.push(format!("Identity Center user name: {n}"));
         }
@@ -1624,14 +1652,20 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
     // walk reaches it from the sign-in's caller. It is not a rival of the sign-in.
     let (earlier, kept): (Vec<Eval>, Vec<Eval>) = fits
         .into_iter()
-        .partition(|e| issued_the_sign_in_key(cur, &e.iss, &signs_in));
+        .partition(|e| issued_the_sign_in_session(cur, &e.iss, &signs_in).is_some());
     fits = kept;
     for e in earlier {
+        let how = match issued_the_sign_in_session(cur, &e.iss, &signs_in) {
+            Some(SignInLink::Key) => format!(
+                "issued key {} that a sign-in fitting this session was made with",
+                e.iss.issued_access_key_id.as_deref().unwrap_or_default()
+            ),
+            _ => "issued the session (same role, session name and creationDate) that a sign-in fitting this session was logged as, without a key".to_string(),
+        };
         rejected.push(candidate(
             &e.iss,
             &format!(
-                "issued key {} that a sign-in fitting this session was made with: the step before that sign-in, not a rival ({})",
-                e.iss.issued_access_key_id.as_deref().unwrap_or_default(),
+                "{how}: the step before that sign-in, not a rival ({})",
                 e.why
             ),
         ));
@@ -1722,28 +1756,58 @@ fn choose(cur: &Cursor, evals: Vec<Eval>) -> Search {
     }))
 }
 
-/// Whether `iss` (a call that returned a key) issued the key one of `signs_in` was made
-/// with: same key, the sign-in's caller ARN as issued ARN, and the caller session's
-/// creationDate at the call's time (or, without it, the call before the sign-in). The
-/// session being explained must not be that key's own session.
-fn issued_the_sign_in_key(cur: &Cursor, iss: &Issuance, signs_in: &[Issuance]) -> bool {
+/// How a call is tied to the session a sign-in was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInLink {
+    /// The sign-in was signed with the key the call returned.
+    Key,
+    /// The sign-in carries no key, but the session it was logged as (ARN, so role and
+    /// session name, and creationDate) is the one the federation call issued.
+    Session,
+}
+
+/// Whether `iss` issued the session one of `signs_in` was made with: the key it returned
+/// signed the sign-in (with the sign-in's caller ARN as issued ARN and the caller session's
+/// creationDate at the call's time, or, without it, the call before the sign-in); or, for a
+/// sign-in logged without a key (public Identity Center samples differ), a SAML federation
+/// that issued the sign-in's caller ARN at its caller creationDate. The session being
+/// explained must not be that key's own session.
+fn issued_the_sign_in_session(
+    cur: &Cursor,
+    iss: &Issuance,
+    signs_in: &[Issuance],
+) -> Option<SignInLink> {
     if CONSOLE_METHODS.contains(&iss.event_name.as_str()) {
-        return false;
+        return None;
     }
-    let Some(key) = nonempty(&iss.issued_access_key_id) else {
-        return false;
-    };
-    if cur.key.as_deref() == Some(key.as_str()) {
-        return false;
+    let key = nonempty(&iss.issued_access_key_id);
+    if key.is_some() && cur.key == key {
+        return None;
     }
-    signs_in.iter().any(|s| {
-        nonempty(&s.caller_access_key_id).as_deref() == Some(key.as_str())
+    let by_key = |s: &&Issuance| {
+        key.is_some()
+            && nonempty(&s.caller_access_key_id) == key
             && (iss.issued_arn.is_none() || iss.issued_arn == s.caller_arn)
             && match s.caller_session_creation_date {
                 Some(c) => (iss.event_time - c).abs() <= SAME_TIME_MS,
                 None => iss.event_time <= s.event_time,
             }
-    })
+    };
+    if signs_in.iter().any(|s| by_key(&s)) {
+        return Some(SignInLink::Key);
+    }
+    let by_session = |s: &&Issuance| {
+        iss.event_name == "AssumeRoleWithSAML"
+            && nonempty(&s.caller_access_key_id).is_none()
+            && iss.issued_arn.is_some()
+            && iss.issued_arn == s.caller_arn
+            && s.caller_session_creation_date
+                .is_some_and(|c| (iss.event_time - c).abs() <= SAME_TIME_MS)
+    };
+    signs_in
+        .iter()
+        .any(|s| by_session(&s))
+        .then_some(SignInLink::Session)
 }
 
 fn nonempty(s: &Option<String>) -> Option<String> {
@@ -2504,47 +2568,142 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn a_federated_console_sign_in_continues_to_the_federation() {
-        let l = lookup(&identity_center_console_records());
-        let c = chain_of(&l, "ASIACON2");
-        assert_eq!(c.access_key_ids.len(), 2, "{:?}", c.access_key_ids);
-        assert_eq!(methods(&c), ["AssumeRoleWithSAML", "ConsoleLogin"]);
-        assert_eq!(c.chain[0].event_id.as_deref(), Some("saml"));
-        assert_eq!(c.chain[1].event_id.as_deref(), Some("login"));
-        assert!(
-            c.chain.iter().all(|h| h.confidence == Confidence::Certain),
-            "{:#?}",
-            c.chain
-        );
+    /// The federation and its console sign-in, as one hop.
+    fn assert_one_sign_in_hop(h: &Hop, login_has_key: bool) {
+        assert_eq!(h.method, "AssumeRoleWithSAML");
+        assert_eq!(h.event_id.as_deref(), Some("saml"));
+        assert_eq!(h.other_event_ids, ["login"]);
+        assert_eq!(h.confidence, Confidence::Certain, "{}", h.reason);
+        assert_eq!(h.caller.kind.as_deref(), Some("SAMLUser"));
         assert_eq!(
-            c.chain[1].caller.access_key_id.as_deref(),
-            Some("ASIASAMLKEY")
+            h.issued_creation_date.as_deref(),
+            Some("2024-05-01T10:00:00Z")
         );
-        let saml_seen = c.chain[1]
+        assert!(
+            h.reason.contains("one step") && h.reason.contains("login"),
+            "{}",
+            h.reason
+        );
+        let how = if login_has_key {
+            "signed with the key"
+        } else {
+            "without a key"
+        };
+        assert!(h.reason.contains(how), "{}", h.reason);
+        assert!(
+            h.candidates
+                .iter()
+                .all(|c| c.event_id != "saml" && c.event_id != "login"),
+            "{:#?}",
+            h.candidates
+        );
+    }
+
+    #[test]
+    fn a_federated_console_sign_in_is_one_hop_with_or_without_the_key() {
+        for with_key in [true, false] {
+            let mut rows = identity_center_console_records();
+            if !with_key {
+                let login = rows.iter_mut().find(|r| r["eventID"] == "login").unwrap();
+                login["userIdentity"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("accessKeyId");
+            }
+            let l = lookup(&rows);
+            let c = chain_of(&l, "ASIACON2");
+            assert_eq!(c.access_key_ids.len(), 2, "{:?}", c.access_key_ids);
+            assert_eq!(methods(&c), ["AssumeRoleWithSAML"], "{:#?}", c.chain);
+            assert_one_sign_in_hop(&c.chain[0], with_key);
+            assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
+            assert_eq!(c.origin.identifier, "dana@example.com");
+            assert_eq!(c.origin.evidence_event_ids, ["saml"]);
+
+            // The switched session goes through the switch and the sign-in.
+            let c = chain_of(&l, "ASIAPROD1");
+            assert_eq!(methods(&c), ["AssumeRoleWithSAML", "SwitchRole"]);
+            assert_one_sign_in_hop(&c.chain[0], with_key);
+            let ids: Vec<_> = c.chain.iter().map(|h| h.event_id.as_deref()).collect();
+            assert_eq!(ids, [Some("saml"), Some("sw")]);
+            assert_eq!(c.chain[1].other_event_ids, ["pair"]);
+            assert!(c.chain.iter().all(|h| h.confidence == Confidence::Certain));
+            assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
+            assert_eq!(c.origin.identifier, "dana@example.com");
+            assert!(c.continue_at.is_none());
+        }
+    }
+
+    #[test]
+    fn federations_that_disagree_on_role_name_or_time_are_not_the_sign_in() {
+        // The console sign-in was logged without a key; other federations of the same person
+        // came into another role, under another session name, or a minute later.
+        let mut rows = identity_center_console_records();
+        let login = rows.iter_mut().find(|r| r["eventID"] == "login").unwrap();
+        login["userIdentity"]
+            .as_object_mut()
+            .unwrap()
+            .remove("accessKeyId");
+        let sso =
+            |name: &str| format!("arn:aws:iam::{A}:role/aws-reserved/sso.amazonaws.com/{name}");
+        rows.push(saml(
+            "other-role",
+            "2024-05-01T10:00:00Z",
+            &sso("AWSReservedSSO_ReadOnly_0123456789abcdef"),
+            "dana@example.com",
+            "ASIAOTHER1",
+        ));
+        rows.push(saml(
+            "other-name",
+            "2024-05-01T10:00:00Z",
+            &sso("AWSReservedSSO_DeveloperAccess_0123456789abcdef"),
+            "dana.w@example.com",
+            "ASIAOTHER2",
+        ));
+        rows.push(saml(
+            "later",
+            "2024-05-01T10:01:00Z",
+            &sso("AWSReservedSSO_DeveloperAccess_0123456789abcdef"),
+            "dana@example.com",
+            "ASIAOTHER3",
+        ));
+        let c = chain_of(&lookup(&rows), "ASIACON2");
+        assert_eq!(methods(&c), ["AssumeRoleWithSAML"]);
+        assert_one_sign_in_hop(&c.chain[0], false);
+
+        // A second federation into the same role, session name and second is a true rival:
+        // the data cannot say whose sign-in the console keys belong to.
+        let mut twin = saml(
+            "twin",
+            "2024-05-01T10:00:00Z",
+            &sso("AWSReservedSSO_DeveloperAccess_0123456789abcdef"),
+            "dana@example.com",
+            "ASIATWIN",
+        );
+        twin["userIdentity"]["userName"] = json!("mallory@example.com");
+        twin["responseElements"]["subject"] = json!("mallory@example.com");
+        rows.push(twin);
+        let c = chain_of(&lookup(&rows), "ASIACON2");
+        let unknown = c
+            .chain
+            .iter()
+            .find(|h| h.confidence == Confidence::Unknown)
+            .expect("an unknown hop");
+        assert_eq!(unknown.method, "unknown");
+        assert_eq!(unknown.event_id, None);
+        let open: Vec<&str> = unknown
             .candidates
             .iter()
-            .find(|x| x.event_id == "saml")
-            .expect("the federation is named at the sign-in");
-        assert!(saml_seen.why_rejected_or_open.contains("step before"));
-        assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
-        assert_eq!(c.origin.identifier, "dana@example.com");
+            .filter(|x| x.why_rejected_or_open.contains("callers differ"))
+            .map(|x| x.event_id.as_str())
+            .collect();
+        assert_eq!(open, ["saml", "twin"]);
+        assert_eq!(c.origin.kind, OriginKind::Unknown);
+        assert!(c.notes.iter().any(|n| n.contains("ambiguous")));
+    }
 
-        // The switched session goes through the switch, the sign-in and the federation.
-        let c = chain_of(&l, "ASIAPROD1");
-        assert_eq!(
-            methods(&c),
-            ["AssumeRoleWithSAML", "ConsoleLogin", "SwitchRole"]
-        );
-        let ids: Vec<_> = c.chain.iter().map(|h| h.event_id.as_deref()).collect();
-        assert_eq!(ids, [Some("saml"), Some("login"), Some("sw")]);
-        assert_eq!(c.chain[2].other_event_ids, ["pair"]);
-        assert!(c.chain.iter().all(|h| h.confidence == Confidence::Certain));
-        assert_eq!(c.origin.kind, OriginKind::IdentityCenterUser);
-        assert_eq!(c.origin.identifier, "dana@example.com");
-        assert!(c.continue_at.is_none());
-
-        // The SAML key's own session (the sign-in record) is issued by the federation.
+    #[test]
+    fn the_federation_keys_own_sign_in_record_is_issued_by_the_federation() {
+        let l = lookup(&identity_center_console_records());
         let r = who(&l, &Subject::AccessKey("ASIASAMLKEY".into()), None, None).unwrap();
         assert_eq!(r.sessions.len(), 1);
         assert_eq!(methods(&r.sessions[0]), ["AssumeRoleWithSAML"]);
@@ -2607,11 +2766,12 @@ mod tests {
             .collect();
         assert_eq!(open, ["saml2", "login1"]);
 
-        // With one federation and its sign-in, the chain goes through both.
+        // With one federation and its sign-in, the chain goes through both, as one hop.
         rows.retain(|r| r["eventID"] != "saml2");
         let c = chain_of(&lookup(&rows), "ASIACONX");
         let ids: Vec<_> = c.chain.iter().map(|h| h.event_id.as_deref()).collect();
-        assert_eq!(ids, [Some("saml1"), Some("login1")]);
+        assert_eq!(ids, [Some("saml1")]);
+        assert_eq!(c.chain[0].other_event_ids, ["login1"]);
         assert_eq!(c.origin.kind, OriginKind::SAMLUser);
         assert_eq!(c.origin.identifier, "jdoe@example.com");
     }

@@ -6,6 +6,7 @@ use crate::activity::{Activity, Catalog, summarize};
 use crate::chain::{SessionChain, WhoReport};
 use crate::forward::{self, Forward, SpawnedBy};
 use crate::origin::{GeoLookup, Origins, analyze};
+use crate::path::hop_sessions;
 use crate::path_facts::{PathFlag, PathSession, path_flags};
 use backtrail_model::time::{format_iso, parse_iso};
 use backtrail_model::{Event, EventLookup, SessionKey, Window};
@@ -83,7 +84,7 @@ pub struct Options<'a> {
 
 /// The session rows (one per access key) of the session with this ARN and creation date;
 /// for long-term keys (no creation date), the rows of that key.
-fn rows_of<L: EventLookup>(
+pub(crate) fn rows_of<L: EventLookup>(
     lookup: &L,
     arn: &str,
     creation: Option<i64>,
@@ -198,12 +199,21 @@ pub fn investigate<L: EventLookup>(
     let mut planned: Vec<Planned> = Vec::new();
     let mut plan =
         |role: &str, arn: Option<String>, creation: Option<i64>, rows: Vec<SessionKey>| {
-            let fresh: Vec<SessionKey> = rows
+            let mut fresh: Vec<SessionKey> = rows
                 .into_iter()
                 .filter(|r| seen.insert(r.clone()))
                 .collect();
-            if !fresh.is_empty() {
-                planned.push((role.to_string(), arn, creation, fresh));
+            if fresh.is_empty() {
+                return;
+            }
+            // One section per session: rows of a session already planned join it.
+            let same = |p: &&mut Planned| creation.is_some() && p.1 == arn && p.2 == creation;
+            match planned.iter_mut().find(same) {
+                Some(p) => {
+                    p.3.append(&mut fresh);
+                    p.3.sort();
+                }
+                None => planned.push((role.to_string(), arn, creation, fresh)),
             }
         };
     for s in &who.sessions {
@@ -218,11 +228,9 @@ pub fn investigate<L: EventLookup>(
     if opts.include_chain {
         for s in &who.sessions {
             for hop in &s.chain {
-                let c = &hop.caller;
-                let Some(arn) = &c.arn else { continue };
-                let creation = c.session_creation_date.as_deref().and_then(parse_iso);
-                let rows = rows_of(lookup, arn, creation, c.access_key_id.as_deref())?;
-                plan("chain", Some(arn.clone()), creation, rows);
+                for p in hop_sessions(lookup, hop)? {
+                    plan("chain", Some(p.arn), p.creation, p.rows);
+                }
             }
         }
     }

@@ -7,9 +7,11 @@
 
 pub mod activity;
 pub mod chain;
+mod federation;
 pub mod forward;
 pub mod investigate;
 pub mod origin;
+mod path;
 pub mod path_facts;
 pub mod risk;
 pub mod subject;

@@ -19,9 +19,10 @@ use crate::truth::{
 use crate::world::{ATTACKER_ACCOUNT, DEV, HOME, MGMT, PROD, REGIONS, Role, SEC, User, World};
 
 mod path;
+mod sso_path;
 
 /// Incident names, in the order they are planted.
-pub(crate) const NAMES: [&str; 9] = [
+pub(crate) const NAMES: [&str; 11] = [
     "leaked-iam-key",
     "identity-center-console",
     "ec2-credentials-exfiltration",
@@ -31,12 +32,14 @@ pub(crate) const NAMES: [&str; 9] = [
     "access-denied-storm",
     "key-minting-leaked-key",
     "quiet-data-theft",
+    "sso-console-switch-renew",
+    "sso-console-keyless-login",
 ];
 
 /// Where each incident sits: fraction of the period (selects the day) and the time of
 /// day offset from the period start. Every incident keeps its records within
 /// `anchor - 5h .. anchor + 3h`, so all of them fit in a single day.
-const PLACEMENT: [(f64, i64); 9] = [
+const PLACEMENT: [(f64, i64); 11] = [
     (0.20, 9 * 3600 + 12 * 60 + 7),
     (0.30, 10 * 3600 + 47 * 60 + 33),
     (0.42, 13 * 3600 + 5 * 60 + 12),
@@ -46,6 +49,8 @@ const PLACEMENT: [(f64, i64); 9] = [
     (0.80, 20 * 3600 + 14 * 60 + 26),
     (0.25, 12 * 3600 + 8 * 60 + 19),
     (0.57, 8 * 3600 + 44 * 60 + 2),
+    (0.36, 11 * 3600 + 41 * 60 + 19),
+    (0.57, 16 * 3600 + 24 * 60 + 52),
 ];
 
 const UA_KALI_BOTO3: &str = "Boto3/1.34.34 md/Botocore#1.34.34 ua/2.0 os/linux#6.6.9-1kali1-amd64 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.34";
@@ -363,19 +368,21 @@ impl<'w> Scene<'w> {
         }
     }
 
-    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin; returns
-    /// the console session and the sign-in event ids.
+    /// Identity Center portal sign-in, federation into `role` and ConsoleLogin, logged with
+    /// the federation's key or, as some public samples show it, without a key (`login_key`
+    /// false: the key then never appears and is not one of the session's keys); returns the
+    /// console session and the sign-in event ids.
     #[allow(clippy::too_many_arguments)]
-    fn sso_console(
+    fn sso_console_as(
         &mut self,
         t: i64,
         email: &str,
         user_id: &str,
         role: &Role,
         ps: &str,
-        ip: &str,
-        ua: &str,
+        (ip, ua): (&str, &str),
         with_portal_listing: bool,
+        login_key: bool,
     ) -> (Sess, Vec<String>, String, String) {
         let w = self.world;
         let credential_id = self.rng.mixed_alnum(32);
@@ -437,7 +444,13 @@ impl<'w> Scene<'w> {
         let saml = emit::assume_role_with_saml(&mut self.rng, w, t, role, email, &key, ip, ua);
         let saml_id = self.put(saml);
         let mut sess = Sess::new(w, Cred::role(role, email, t), acct, &key, ip, ua).console();
-        let login = emit::console_login(&mut self.rng, w, t + 1, acct, &sess.ident, ip, ua, None);
+        let login_ident = if login_key {
+            sess.ident.clone()
+        } else {
+            sess.keys.clear();
+            sess.cred.render(None, None)
+        };
+        let login = emit::console_login(&mut self.rng, w, t + 1, acct, &login_ident, ip, ua, None);
         let login_id = self.put(login);
         sess.events.push(login_id.clone());
         (sess, evidence, saml_id, login_id)
@@ -654,6 +667,8 @@ pub(crate) fn build_all(world: &World, seed: u64, start: i64, days: u32) -> Vec<
         access_denied_storm(world, seed, anchor(6)),
         path::key_minting_leaked_key(world, seed, anchor(7)),
         path::quiet_data_theft(world, seed, anchor(8)),
+        sso_path::sso_switch_renew(world, seed, anchor(9), 9, true),
+        sso_path::sso_switch_renew(world, seed, anchor(10), 10, false),
     ]
 }
 
@@ -892,15 +907,15 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
     let dana_home = "71.202.16.145";
 
     // decoy: Dana's own session on the same role earlier that day
-    let (mut earlier, ..) = sc.sso_console(
+    let (mut earlier, ..) = sc.sso_console_as(
         anchor - 3 * 3600,
         &dana.email,
         &dana.user_id,
         &dev_role,
         "DeveloperAccess",
-        dana_home,
-        BROWSERS[0],
+        (dana_home, BROWSERS[0]),
         false,
+        true,
     );
     sc.calls(
         anchor - 3 * 3600 + 20,
@@ -924,15 +939,15 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
         ],
     );
     // decoy: a colleague on the same permission set role
-    let (mut colleague, ..) = sc.sso_console(
+    let (mut colleague, ..) = sc.sso_console_as(
         anchor - 70 * 60,
         &sam.email,
         &sam.user_id,
         &dev_role,
         "DeveloperAccess",
-        OFFICE_IPS[2],
-        BROWSERS[1],
+        (OFFICE_IPS[2], BROWSERS[1]),
         false,
+        true,
     );
     sc.calls(
         anchor - 70 * 60 + 15,
@@ -954,14 +969,14 @@ fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Incident {
 
     // the attack: Dana's Identity Center credentials used from elsewhere
     let ip = "198.51.100.77";
-    let (mut dev_sess, evidence, saml_id, login_id) = sc.sso_console(
+    let (mut dev_sess, evidence, saml_id, login_id) = sc.sso_console_as(
         anchor,
         &dana.email,
         &dana.user_id,
         &dev_role,
         "DeveloperAccess",
-        ip,
-        UA_FIREFOX_WIN,
+        (ip, UA_FIREFOX_WIN),
+        true,
         true,
     );
     let mut t = sc.calls(

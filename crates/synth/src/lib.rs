@@ -83,9 +83,12 @@
 //! `leaked-iam-key`, `identity-center-console`, `ec2-credentials-exfiltration`,
 //! `cross-account-role-chain`, `recycled-access-key`, `vpc-endpoint-stolen-credentials`,
 //! `access-denied-storm`, `key-minting-leaked-key` (the leaked key mints a second key and a
-//! cross-account role session and uses both) and `quiet-data-theft` (a handful of object,
-//! secret and parameter reads, below any bulk threshold); each description says what
-//! happened. They are placed at
+//! cross-account role session and uses both), `quiet-data-theft` (a handful of object,
+//! secret and parameter reads, below any bulk threshold), `sso-console-switch-renew` and
+//! `sso-console-keyless-login` (an Identity Center console sign-in, SwitchRole into another
+//! account and RenewRole, with the ConsoleLogin signed with the federation's key or logged
+//! without one, and a benign twin of the same person sharing every ARN); each description
+//! says what happened. They are placed at
 //! fixed times of day on days spread over the period and do not depend on `events`, so
 //! all of them are planted even with a few thousand events.
 //!

@@ -38,14 +38,16 @@ pub struct Origin {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainLink {
     /// `AssumeRole`, `AssumeRoleWithSAML`, `AssumeRoleWithWebIdentity`, `ConsoleLogin`,
-    /// `SwitchRole`.
+    /// `SwitchRole`, `RenewRole`.
     pub method: String,
-    /// The caller's copy of the issuing event (for SwitchRole: the sign-in event).
+    /// The caller's copy of the issuing event (for SwitchRole and RenewRole: the sign-in
+    /// event).
     pub event_id: String,
     /// `sharedEventID` of cross-account (or service) copies.
     pub shared_event_id: Option<String>,
-    /// Event ids of the other copies (role owner's AWSAccount copy, the AssumeRole pair
-    /// of a SwitchRole).
+    /// Event ids of the other records of the step (role owner's AWSAccount copy, the
+    /// AssumeRole pair of a SwitchRole or RenewRole, the ConsoleLogin of a federated console
+    /// sign-in planted as one link).
     pub other_copy_event_ids: Vec<String>,
     /// eventTime of `event_id`.
     pub time: String,

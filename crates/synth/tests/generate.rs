@@ -75,7 +75,7 @@ fn run(name: &str, events: u64, seed: u64) -> TempDir {
     let dir = TempDir::new(name);
     let summary = generate(&SynthOptions::new(dir.0.clone(), events, seed)).unwrap();
     assert_eq!(summary.events_written, events);
-    assert_eq!(summary.incidents.len(), 9);
+    assert_eq!(summary.incidents.len(), 11);
     dir
 }
 
@@ -136,7 +136,7 @@ fn layout_counts_and_record_shape() {
             continue;
         }
         // AWSLogs/o-x/<acct>/<kind>/<region>/YYYY/MM/DD/<file>
-        assert_eq!(parts.len(), 9, "{parts:?}");
+        assert_eq!(parts.len(), 11, "{parts:?}");
         assert_eq!(parts[1], org);
         let acct = parts[2];
         assert!(acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()));
@@ -269,7 +269,9 @@ fn ground_truth_agrees_with_the_records() {
             "vpc-endpoint-stolen-credentials",
             "access-denied-storm",
             "key-minting-leaked-key",
-            "quiet-data-theft"
+            "quiet-data-theft",
+            "sso-console-switch-renew",
+            "sso-console-keyless-login"
         ]
     );
     for t in truths(root) {
@@ -537,7 +539,7 @@ fn identity_mechanics() {
 fn small_runs_plant_everything_and_tiny_runs_fail() {
     let dir = run("small", 2_000, 42);
     assert_eq!(records(&dir.0).len(), 2_000);
-    assert_eq!(truths(&dir.0).len(), 9);
+    assert_eq!(truths(&dir.0).len(), 11);
     let tiny = TempDir::new("tiny");
     match generate(&SynthOptions::new(tiny.0.clone(), 10, 1)) {
         Err(SynthError::TooFewEvents {
