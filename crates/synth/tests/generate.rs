@@ -136,7 +136,7 @@ fn layout_counts_and_record_shape() {
             continue;
         }
         // AWSLogs/o-x/<acct>/<kind>/<region>/YYYY/MM/DD/<file>
-        assert_eq!(parts.len(), 11, "{parts:?}");
+        assert_eq!(parts.len(), 9, "{parts:?}");
         assert_eq!(parts[1], org);
         let acct = parts[2];
         assert!(acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()));
