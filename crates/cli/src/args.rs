@@ -12,8 +12,8 @@ pub struct Cli {
 }
 
 /// Most worker threads (or executor task slots) one process may be asked for: more than
-/// the cores of any machine this runs on, few enough that the threads and the files they
-/// hold in memory fit. Beyond it the request is a usage error, not a failure to start them.
+/// most machines have cores, few enough that the threads and the files they hold in memory
+/// fit. Beyond it the request is a usage error, not a failure to start the threads.
 pub const MAX_THREADS: usize = 256;
 
 /// A thread count: 0 (one per core) to [`MAX_THREADS`].
