@@ -11,6 +11,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Most worker threads (or executor task slots) one process may be asked for: more than
+/// most machines have cores, few enough that the threads and the files they hold in memory
+/// fit. Beyond it the request is a usage error, not a failure to start the threads.
+pub const MAX_THREADS: usize = 256;
+
+/// A thread count: 0 (one per core) to [`MAX_THREADS`].
+fn threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|e| format!("{e}: expected a number from 0 (one per core) to {MAX_THREADS}"))?;
+    if n > MAX_THREADS {
+        return Err(format!(
+            "{n} is more than {MAX_THREADS}; use 0 for one thread per core"
+        ));
+    }
+    Ok(n)
+}
+
 /// The store to use.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArg {
@@ -77,8 +95,8 @@ pub struct BenchFloorArgs {
     /// Files, directories or s3://bucket/prefix URLs.
     #[arg(required_unless_present = "reencode")]
     pub sources: Vec<String>,
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = threads)]
     pub threads: usize,
     /// Also parse each file into a JSON document (sonic-rs), building no column: the
     /// least any JSON ingest pays before it stores anything.
@@ -119,8 +137,8 @@ pub struct IngestArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = threads)]
     pub threads: usize,
     /// Events per commit (tests use small values to exercise many commits).
     #[arg(long, hide = true)]
@@ -321,8 +339,8 @@ pub enum ClusterCommand {
         /// gRPC port (task control).
         #[arg(long, default_value_t = 50052)]
         grpc_port: u16,
-        /// Tasks run at once (default: one per core).
-        #[arg(long, default_value_t = 0)]
+        /// Tasks run at once (0: one per core; at most 256).
+        #[arg(long, default_value_t = 0, value_parser = threads)]
         slots: usize,
         /// Directory for shuffle files (default: a temporary directory).
         #[arg(long)]

@@ -18,7 +18,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
-/// Exit codes, stable for scripts.
+/// Exit codes, stable for scripts (docs/exit-status.md says when each is used).
 #[derive(Debug, Clone, Copy)]
 pub enum ExitStatus {
     /// Done.
@@ -29,7 +29,7 @@ pub enum ExitStatus {
     Usage = 2,
     /// An input (source, finding, store) could not be found or read.
     Input = 3,
-    /// The query was rejected (syntax, unknown column...).
+    /// The query was rejected (syntax, unknown column..., or it would write: `query` reads).
     Query = 4,
     /// The subject was not found in the store.
     NotFound = 5,
@@ -73,12 +73,12 @@ impl From<backtrail_sources::SourceError> for CliError {
 
 impl From<backtrail_engine::EngineError> for CliError {
     fn from(e: backtrail_engine::EngineError) -> Self {
+        use backtrail_engine::EngineError as E;
         match e {
-            backtrail_engine::EngineError::Store(s) => s.into(),
-            backtrail_engine::EngineError::Query(q) => CliError::new(ExitStatus::Query, q),
-            e @ backtrail_engine::EngineError::Read(_) => {
-                CliError::new(ExitStatus::Input, e.to_string())
-            }
+            E::Store(s) => s.into(),
+            E::Query(q) => CliError::new(ExitStatus::Query, q),
+            E::ReadOnly(_) => CliError::new(ExitStatus::Query, e.to_string()),
+            E::Read(_) => CliError::new(ExitStatus::Input, e.to_string()),
             other => CliError::new(ExitStatus::Failure, other.to_string()),
         }
     }
@@ -111,8 +111,27 @@ fn io_stats() {
     }
 }
 
+/// Help and version as clap prints them; an argument error echoes what was typed (a
+/// subject, a path), so it is printed inert like every other message, with exit status 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    eprint!("{}", terminal::inert_lines(&e.render().to_string()));
+    ExitCode::from(ExitStatus::Usage as u8)
+}
+
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = commands::run(cli);
     io_stats();
     match result {

@@ -48,7 +48,9 @@ fn invictus_ingest_query_and_show_round_trip() {
         .arg("SELECT issued_access_key_id, role_session_name FROM issuances WHERE event_name = 'AssumeRole' AND issued_access_key_id IS NOT NULL")
         .assert()
         .success()
-        .stdout(predicate::str::contains("issued_access_key_id,role_session_name\nASIA"));
+        .stdout(predicate::str::contains(
+            "\"issued_access_key_id\",\"role_session_name\"\n\"ASIA",
+        ));
     bt().args(["query", "--format", "jsonl", "--store"])
         .arg(&store)
         .arg("SELECT json_get_str(request_parameters, 'userName') AS u FROM events WHERE event_name = 'CreateUser' LIMIT 1")

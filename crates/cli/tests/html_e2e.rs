@@ -97,7 +97,7 @@ fn the_hand_over_report_carries_no_session_token() {
         .success();
     let report = std::fs::read_to_string(&html).unwrap();
     let out = common::bt()
-        .args(["query", "--format", "csv", "--store"])
+        .args(["query", "--format", "json", "--store"])
         .arg(&fx.store)
         .arg(
             "SELECT json_get_str(response_elements, 'credentials', 'sessionToken') AS t \
@@ -108,11 +108,10 @@ fn the_hand_over_report_carries_no_session_token() {
         .get_output()
         .stdout
         .clone();
-    let tokens: Vec<String> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(str::to_string)
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    let tokens: Vec<String> = rows
+        .iter()
+        .map(|r| r["t"].as_str().unwrap().to_string())
         .collect();
     assert!(tokens.len() > 10);
     for t in &tokens {

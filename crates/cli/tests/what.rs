@@ -271,7 +271,8 @@ fn markdown_and_csv_render() {
         .clone();
     let csv = String::from_utf8(csv).unwrap();
     assert!(
-        csv.lines().count() > 10 && csv.contains(",organizations.amazonaws.com,ListAccounts,"),
+        csv.lines().count() > 10
+            && csv.contains(",\"organizations.amazonaws.com\",\"ListAccounts\","),
         "{csv}"
     );
     bt().args(["sessions", "--limit", "5", "--store"])

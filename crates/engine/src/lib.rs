@@ -16,7 +16,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,6 +31,12 @@ pub enum EngineError {
     /// rejected query.
     #[error("reading the store: {0}")]
     Read(String),
+    /// SQL that would change something (DDL, DML, COPY, SET...): the engine only reads.
+    #[error(
+        "query is read-only: {0}; only SELECT, WITH, EXPLAIN, DESCRIBE and SHOW over the \
+         tables events, issuances and sessions may run"
+    )]
+    ReadOnly(String),
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
     #[error("result shape: {0}")]
@@ -121,10 +127,20 @@ impl Engine {
         &self.manifest
     }
 
-    /// Runs SQL and collects the result.
+    /// Runs SQL and collects the result. Only reads: a plan that would define, change or
+    /// write anything (DDL such as CREATE EXTERNAL TABLE or DROP, DML such as INSERT or
+    /// COPY, statements such as SET) is refused before it runs, whether it runs here or on a
+    /// cluster, so `backtrail query` cannot touch files or the store.
     pub fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
         self.rt.block_on(async {
-            let df = self.ctx.sql(sql).await?;
+            let plan = self.ctx.state().create_logical_plan(sql).await?;
+            read_only().verify_plan(&plan).map_err(|e| {
+                EngineError::ReadOnly(match e {
+                    datafusion::error::DataFusionError::Plan(what) => what,
+                    other => other.strip_backtrace(),
+                })
+            })?;
+            let df = self.ctx.execute_logical_plan(plan).await?;
             Ok(df.collect().await?)
         })
     }
@@ -150,6 +166,15 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// What SQL may do here: DataFusion's own check of a plan's nodes (and of its subqueries),
+/// the one `SessionContext::sql_with_options` applies, with everything but reading denied.
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 fn register<T: Table>(

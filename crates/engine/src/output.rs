@@ -14,7 +14,8 @@ pub enum QueryFormat {
 }
 
 /// Writes `batches` in `format`. Table cells have control characters replaced, so that
-/// log values cannot move the cursor or recolour the terminal.
+/// log values cannot move the cursor or recolour the terminal; CSV fields are quoted and
+/// neutralised the same way, and cannot start a spreadsheet formula.
 pub fn write(
     batches: &[RecordBatch],
     format: QueryFormat,
@@ -48,13 +49,60 @@ pub fn write(
             }
             w.finish().map_err(ar)?;
         }
-        QueryFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            for b in batches {
-                w.write(b).map_err(ar)?;
+        QueryFormat::Csv => write_csv(batches, out)?,
+    }
+    Ok(())
+}
+
+/// CSV with a header, every field quoted. Text goes through
+/// [`backtrail_model::text::csv_field`] (no formula, nothing that acts on a terminal);
+/// numbers and booleans are written as they are, since `-5` is a number, not a formula.
+fn write_csv(batches: &[RecordBatch], out: &mut dyn std::io::Write) -> Result<(), EngineError> {
+    use backtrail_model::text::csv_field;
+    let io = |e: std::io::Error| EngineError::Query(e.to_string());
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let schema = first.schema();
+    let head: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| csv_field(f.name()))
+        .collect();
+    writeln!(out, "{}", head.join(",")).map_err(io)?;
+    let literal: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            f.data_type().is_numeric() || *f.data_type() == arrow::datatypes::DataType::Boolean
+        })
+        .collect();
+    let opts = FormatOptions::default().with_null("");
+    let mut line = String::new();
+    for b in batches {
+        let fmts = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| EngineError::Query(e.to_string()))?;
+        for r in 0..b.num_rows() {
+            line.clear();
+            for (i, f) in fmts.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                let v = f.value(r).to_string();
+                if literal[i] {
+                    line.push('"');
+                    line.push_str(&v);
+                    line.push('"');
+                } else {
+                    line.push_str(&csv_field(&v));
+                }
             }
+            line.push('\n');
+            out.write_all(line.as_bytes()).map_err(io)?;
         }
     }
     Ok(())
@@ -75,7 +123,7 @@ fn sanitize(b: &RecordBatch) -> Result<RecordBatch, EngineError> {
             .map(|r| Some(clean_cell(&fmt.value(r).to_string())))
             .collect();
         cols.push(Arc::new(vals));
-        fields.push(Field::new(f.name(), DataType::Utf8, true));
+        fields.push(Field::new(clean_cell(f.name()), DataType::Utf8, true));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
         .map_err(|e| EngineError::Query(e.to_string()))

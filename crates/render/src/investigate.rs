@@ -5,6 +5,7 @@ use crate::{cut, text};
 use backtrail_analysis::activity::{Activity, ActivityRow};
 use backtrail_analysis::investigate::{Body, Investigation};
 use backtrail_analysis::origin::Origins;
+use backtrail_model::text::csv_field;
 use backtrail_model::time::format_iso;
 use std::fmt::Write;
 
@@ -443,25 +444,28 @@ pub fn markdown(inv: &Investigation) -> String {
     out
 }
 
-fn csv_cell(s: &str) -> String {
-    // A leading = + - @ would be a formula in a spreadsheet: log values must stay text.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-/// The activity rows of every session as CSV (one row per session and API).
+/// The activity rows of every session as CSV (one row per session and API). Every field
+/// is quoted and neutralised ([`backtrail_model::text::csv_field`]): log values cannot start
+/// a spreadsheet formula or drive a terminal.
 pub fn csv(inv: &Investigation) -> String {
-    let mut out = String::from(
-        "session_arn,session_creation_date,event_source,event_name,read_only,sensitive,occurrences,successes,failures,first_seen,last_seen,targets,denied_resources,sample_event_ids\n",
-    );
+    let head = [
+        "session_arn",
+        "session_creation_date",
+        "event_source",
+        "event_name",
+        "read_only",
+        "sensitive",
+        "occurrences",
+        "successes",
+        "failures",
+        "first_seen",
+        "last_seen",
+        "targets",
+        "denied_resources",
+        "sample_event_ids",
+    ];
+    let mut out = head.map(csv_field).join(",");
+    out.push('\n');
     for s in &inv.sessions {
         for r in &s.body.activity.rows {
             let denied: Vec<String> = r
@@ -489,7 +493,7 @@ pub fn csv(inv: &Investigation) -> String {
                 denied.join(" "),
                 r.sample_event_ids.join(" "),
             ];
-            let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+            let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
             out.push_str(&line.join(","));
             out.push('\n');
         }

@@ -24,10 +24,54 @@ pub fn read_table<T: crate::columns::Table>(path: &Path) -> Result<Vec<T>, Store
     Ok(out)
 }
 
-/// Rebuilds the sessions table from all segments and records it in the manifest.
-pub fn rebuild(dir: &Path, manifest: &mut Manifest) -> Result<(), StoreError> {
+/// Saves `manifest` with a sessions table that covers every segment it lists: the segments
+/// and the sessions derived from them become visible in the same rename, so a reader (or a
+/// kill) never finds events whose sessions are missing.
+///
+/// The table is brought up to date by folding the session parts of the segments it does not
+/// cover yet into it (merging is order-independent, so this equals merging every part) and
+/// written under a new name. The table it replaces stays one commit longer, for readers
+/// that opened the previous manifest; older ones are removed (and the next ingest removes
+/// whatever the manifest does not list).
+pub fn save_with_sessions(dir: &Path, manifest: &mut Manifest) -> Result<(), StoreError> {
+    let replaced = if manifest.sessions_current() {
+        None
+    } else {
+        refresh(dir, manifest)?
+    };
+    manifest.save(dir)?;
+    if let Some(replaced) = replaced {
+        let keep = [manifest.sessions_file.clone(), Some(replaced)];
+        let sub = dir.join("sessions");
+        if let Ok(rd) = std::fs::read_dir(&sub) {
+            for e in rd.flatten() {
+                let rel = format!("sessions/{}", e.file_name().to_string_lossy());
+                if !keep.iter().flatten().any(|k| *k == rel) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the sessions table covering every segment of `manifest` and points the manifest
+/// at it (unsaved); returns the table it replaces.
+fn refresh(dir: &Path, manifest: &mut Manifest) -> Result<Option<String>, StoreError> {
     let mut agg = SessionAggregator::default();
+    let covered = match (&manifest.sessions_file, manifest.sessions_upto_segment) {
+        (Some(file), Some(upto)) => {
+            for row in read_table::<SessionSummary>(&dir.join(file))? {
+                agg.merge(row);
+            }
+            Some(upto)
+        }
+        _ => None,
+    };
     for seg in &manifest.segments {
+        if covered.is_some_and(|upto| seg.id <= upto) {
+            continue;
+        }
         for row in read_table::<SessionSummary>(&dir.join(&seg.session_parts_file))? {
             agg.merge(row);
         }
@@ -54,11 +98,9 @@ pub fn rebuild(dir: &Path, manifest: &mut Manifest) -> Result<(), StoreError> {
     let dst = dir.join(&name);
     std::fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
     sync_dir(&dir.join("sessions"));
-    let old = manifest.sessions_file.replace(name.clone());
     manifest.sessions_upto_segment = upto;
-    manifest.save(dir)?;
-    if let Some(old) = old.filter(|o| *o != name) {
-        let _ = std::fs::remove_file(dir.join(old));
-    }
-    Ok(())
+    Ok(manifest
+        .sessions_file
+        .replace(name.clone())
+        .filter(|o| *o != name))
 }

@@ -8,6 +8,7 @@ use backtrail_engine::Engine;
 use backtrail_model::Window;
 use backtrail_model::time::parse_iso;
 use std::io::Write;
+use std::path::Path;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -81,10 +82,49 @@ pub fn who(a: WhoArgs) -> Result<(), CliError> {
         }
     }
     if report.sessions.is_empty() {
-        return Err(CliError::new(
-            ExitStatus::NotFound,
-            format!("no session in the store matches {}", report.subject),
-        ));
+        return Err(not_found(&report));
+    }
+    Ok(())
+}
+
+/// No session matches the subject (given, or read from a finding): the subject is echoed
+/// inert, on one line.
+fn not_found(report: &WhoReport) -> CliError {
+    CliError::new(
+        ExitStatus::NotFound,
+        format!(
+            "no session in the store matches {}",
+            backtrail_model::text::inert(&report.subject)
+        ),
+    )
+}
+
+/// Checks that `--html` can be written before any work is done (and before the report is
+/// printed): an existing file must open for writing, a new one needs a writable directory.
+fn check_writable(path: &Path) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| {
+        CliError::new(
+            ExitStatus::Failure,
+            format!("{}: cannot write the report: {e}", path.display()),
+        )
+    };
+    if path.is_dir() {
+        return Err(fail(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(fail)?;
+    } else {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     }
     Ok(())
 }
@@ -109,13 +149,13 @@ fn terminal_width() -> usize {
 pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
     use backtrail_analysis::investigate::{Options, investigate};
     use backtrail_render::investigate::{Parts, csv, markdown, render};
+    if let Some(path) = &a.html {
+        check_writable(path)?;
+    }
     let engine = a.subject.store.open()?;
     let who = who_report(&engine, &a.subject)?;
     if who.sessions.is_empty() {
-        return Err(CliError::new(
-            ExitStatus::NotFound,
-            format!("no session in the store matches {}", who.subject),
-        ));
+        return Err(not_found(&who));
     }
     let geo = a
         .geoip
@@ -177,7 +217,7 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
     if let Some(path) = &a.html {
         std::fs::write(path, html(&engine, &inv, integrity.as_ref())?)
             .map_err(|e| CliError::new(ExitStatus::Failure, format!("{}: {e}", path.display())))?;
-        eprintln!("report written to {}", path.display());
+        crate::terminal::note(&format!("report written to {}", path.display()));
     }
     Ok(())
 }
