@@ -244,7 +244,7 @@ pub fn render(inv: &Investigation, parts: Parts, width: usize) -> String {
 
 /// Markdown cell: pipes and newlines would break the table; backticks and HTML would be
 /// interpreted by the ticket system.
-fn md(s: &str) -> String {
+pub(crate) fn md(s: &str) -> String {
     let t = text(s);
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
@@ -352,7 +352,7 @@ pub fn markdown(inv: &Investigation) -> String {
     out
 }
 
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     // A leading = + - @ would be a formula in a spreadsheet: log values must stay text.
     let s = if s.starts_with(['=', '+', '-', '@']) {
         format!("'{s}")
