@@ -425,7 +425,7 @@ fn scenarios() -> Vec<(&'static str, Vec<Value>, Vec<Value>)> {
 }
 
 struct Scenarios {
-    _dir: tempfile::TempDir,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
     store: PathBuf,
     report: Value,
 }
@@ -441,19 +441,26 @@ fn scenario_store() -> &'static Scenarios {
         }
         let trail = dir.path().join("trail.json");
         std::fs::write(&trail, json!({ "Records": records }).to_string()).unwrap();
-        let store = dir.path().join("store");
-        bt().args(["ingest", "--store"])
-            .arg(&store)
-            .arg(&trail)
-            .assert()
-            .success();
+        let (store_dir, store) = ingest(&trail);
         let report = hunt_json(&store, &[]);
         Scenarios {
-            _dir: dir,
+            _dirs: (dir, store_dir),
             store,
             report,
         }
     })
+}
+
+/// A store of `trail` in a new temporary directory.
+fn ingest(trail: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    bt().args(["ingest", "--store"])
+        .arg(&store)
+        .arg(trail)
+        .assert()
+        .success();
+    (dir, store)
 }
 
 fn hunt_json(store: &Path, extra: &[&str]) -> Value {
@@ -631,12 +638,7 @@ fn text_markdown_and_csv_escape_log_values() {
     e["userIdentity"]["accessKeyId"] = json!("=cmd|x");
     let trail = dir.path().join("t.json");
     std::fs::write(&trail, json!({ "Records": [e] }).to_string()).unwrap();
-    let store = dir.path().join("store");
-    bt().args(["ingest", "--store"])
-        .arg(&store)
-        .arg(&trail)
-        .assert()
-        .success();
+    let (_store_dir, store) = ingest(&trail);
     let run = |f: &str| {
         String::from_utf8(
             bt().args(["hunt", "--format", f, "--store"])
@@ -672,8 +674,14 @@ fn generated() -> &'static Fixture {
     F.get_or_init(|| Fixture::new(4000, 5))
 }
 
-/// Ground-truth session identities (ARN and creation date) of every incident.
-fn planted(f: &Fixture) -> Vec<(String, Vec<(String, Option<String>)>, Vec<Value>)> {
+/// A session as ground truth names it: ARN and creation date.
+type Identity = (String, Option<String>);
+
+/// Per incident: its name, its sessions and its decoys.
+type Planted = (String, Vec<Identity>, Vec<Value>);
+
+/// Ground-truth sessions and decoys of every incident.
+fn planted(f: &Fixture) -> Vec<Planted> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(f.trail.join("ground-truth")).unwrap() {
         let p = e.unwrap().path();
@@ -702,7 +710,7 @@ fn planted(f: &Fixture) -> Vec<(String, Vec<(String, Option<String>)>, Vec<Value
     out
 }
 
-fn identity(s: &Value) -> (String, Option<String>) {
+fn identity(s: &Value) -> Identity {
     (
         s["arn"].as_str().unwrap_or_default().to_string(),
         s["creation_date"].as_str().map(str::to_string),
@@ -757,8 +765,7 @@ fn sessions_rank_every_planted_incident_above_every_benign_session() {
         .clone();
     let ranked: Vec<Value> = serde_json::from_slice(&out).unwrap();
     let planted = planted(f);
-    let attack: Vec<(String, Option<String>)> =
-        planted.iter().flat_map(|p| p.1.iter().cloned()).collect();
+    let attack: Vec<Identity> = planted.iter().flat_map(|p| p.1.iter().cloned()).collect();
     // Each incident's riskiest session must rank above every benign session.
     let first_benign = ranked
         .iter()
@@ -786,13 +793,7 @@ fn stratus_account(file: &Path) -> String {
 #[test]
 fn stratus_red_team_techniques_are_hit_by_the_matching_rules() {
     let logs = realdata().join("stratus-red-team/docs/detonation-logs");
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    bt().args(["ingest", "--store"])
-        .arg(&store)
-        .arg(&logs)
-        .assert()
-        .success();
+    let (_dir, store) = ingest(&logs);
     let report = hunt_json(&store, &[]);
     let expect = [
         (
@@ -894,13 +895,7 @@ fn stratus_red_team_techniques_are_hit_by_the_matching_rules() {
 #[test]
 fn invictus_attack_sessions_outrank_the_background_user() {
     let logs = realdata().join("invictus-ir-aws_dataset/CloudTrail");
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    bt().args(["ingest", "--store"])
-        .arg(&store)
-        .arg(&logs)
-        .assert()
-        .success();
+    let (_dir, store) = ingest(&logs);
     let report = hunt_json(&store, &[]);
     let bert: Vec<String> = ids_on(&report, "user/bert-jan");
     for rule in [
