@@ -79,6 +79,8 @@ pub enum Command {
     /// Can these logs be trusted? Check digest signatures and chains, every log file's hash,
     /// and the store's logging changes (offline).
     Verify(VerifyArgs),
+    /// Run Sigma rules for CloudTrail over the store; hits grouped by session.
+    Hunt(HuntArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
     /// Run a Ballista scheduler or executor with backtrail's functions and plan codec.
@@ -301,9 +303,45 @@ pub struct SessionsArgs {
     /// How many sessions to list.
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Sigma rule files or directories whose hits add to the score (default: the shipped
+    /// rules).
+    #[arg(long, num_args = 1..)]
+    pub rules: Vec<PathBuf>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub format: ReportFormat,
+}
+
+/// Output format of `hunt`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum HuntFormat {
+    Text,
+    Json,
+    Markdown,
+    /// One row per session and rule.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// Sigma rule files or directories (every *.yml/*.yaml below); default: the rules
+    /// shipped with backtrail (rules/ in its repository).
+    #[arg(long, num_args = 1..)]
+    pub rules: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only events on or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events on or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only events received by these accounts (repeatable).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: HuntFormat,
 }
 
 /// The cluster roles.

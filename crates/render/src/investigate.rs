@@ -296,7 +296,7 @@ pub fn render(inv: &Investigation, parts: Parts, width: usize) -> String {
 
 /// Markdown cell: pipes and newlines would break the table; backticks and HTML would be
 /// interpreted by the ticket system.
-fn md(s: &str) -> String {
+pub(crate) fn md(s: &str) -> String {
     let t = text(s);
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {

@@ -5,6 +5,7 @@
 //! the HTML renderer escapes for HTML in the same spirit.
 
 pub mod html;
+pub mod hunt;
 pub mod investigate;
 pub mod redact;
 pub mod sessions;

@@ -12,7 +12,8 @@ use std::path::Path;
 
 const HOUR_MS: i64 = 3_600_000;
 
-fn time(name: &str, v: &Option<String>) -> Result<Option<i64>, CliError> {
+/// An optional RFC 3339 argument as milliseconds.
+pub(crate) fn time(name: &str, v: &Option<String>) -> Result<Option<i64>, CliError> {
     v.as_deref()
         .map(|s| {
             parse_iso(s).ok_or_else(|| {
@@ -271,32 +272,52 @@ fn html(
     Ok(crate::commands::integrity::with_html_box(page, integrity))
 }
 
-/// `sessions`: every session in the window, riskiest first.
+/// `sessions`: every session in the window, riskiest first. The hunting rules run over the
+/// same window and their hits add to the score of the session they hit.
 pub fn sessions(a: crate::args::SessionsArgs) -> Result<(), CliError> {
+    use backtrail_analysis::risk::{Signal, rank_sessions};
     let engine = a.store.open()?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
-    let mut cond = vec!["TRUE".to_string()];
-    if let Some(s) = since {
-        cond.push(format!("CAST(last_seen AS BIGINT) >= {s}"));
+    let set = crate::commands::hunt::rules(&a.rules)?;
+    let filter = backtrail_hunt::Filter {
+        since,
+        until,
+        accounts: a.accounts.clone(),
+    };
+    let hunt = crate::commands::hunt::run(&engine, &set, &filter, &a.store.store)?;
+    let mut signals: std::collections::BTreeMap<_, Vec<Signal>> = Default::default();
+    for s in hunt.sessions {
+        let key = backtrail_model::SessionKey {
+            access_key_id: s.access_key_id.clone(),
+            arn: s.arn.clone(),
+            creation_date: s.creation_ms,
+        };
+        signals
+            .entry(key)
+            .or_default()
+            .extend(s.hits.iter().map(|h| Signal {
+                rule: h.title.clone(),
+                level: h.level,
+                events: h.events,
+                evidence_event_ids: h.sample_event_ids.clone(),
+            }));
     }
-    if let Some(u) = until {
-        cond.push(format!("CAST(first_seen AS BIGINT) <= {u}"));
-    }
-    if !a.accounts.is_empty() {
-        let list: Vec<String> = a
-            .accounts
-            .iter()
-            .map(|x| backtrail_engine::lit(x))
-            .collect();
-        cond.push(format!("account_id IN ({})", list.join(",")));
-    }
-    let rows: Vec<backtrail_model::SessionSummary> = engine.select(&format!(
-        "SELECT * FROM sessions WHERE {}",
-        cond.join(" AND ")
-    ))?;
-    let ranked = backtrail_analysis::risk::rank_sessions(rows);
-    let ranked: Vec<_> = ranked.into_iter().take(a.limit).collect();
+    // Every session of the store is ranked, so that "never used before" looks at the
+    // principal's whole history; the window and accounts then pick the rows shown.
+    let rows: Vec<backtrail_model::SessionSummary> = engine.select("SELECT * FROM sessions")?;
+    let ranked = rank_sessions(rows, &signals);
+    let shown = |r: &backtrail_analysis::risk::RankedSession| {
+        let first = parse_iso(&r.first_seen).unwrap_or(i64::MIN);
+        let last = parse_iso(&r.last_seen).unwrap_or(i64::MAX);
+        since.is_none_or(|s| last >= s)
+            && until.is_none_or(|u| first <= u)
+            && (a.accounts.is_empty()
+                || r.account_id
+                    .as_ref()
+                    .is_some_and(|x| a.accounts.contains(x)))
+    };
+    let ranked: Vec<_> = ranked.into_iter().filter(shown).take(a.limit).collect();
     let mut out = std::io::stdout().lock();
     match a.format {
         ReportFormat::Json => {

@@ -1,6 +1,7 @@
 //! One function per subcommand.
 
 mod demo;
+mod hunt;
 mod ingest;
 mod integrity;
 pub mod investigate;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Investigate(a) => investigate::report(a, investigate::Kind::All),
         Command::Sessions(a) => investigate::sessions(a),
         Command::Verify(a) => verify::run(a),
+        Command::Hunt(a) => hunt::hunt(a),
         Command::Demo(a) => demo::run(a),
         #[cfg(feature = "ballista")]
         Command::Cluster(c) => crate::cluster::role(c),
