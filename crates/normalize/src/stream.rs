@@ -802,15 +802,7 @@ mod tests {
     use super::*;
 
     fn collect(bytes: &[u8]) -> (ParsedFile, StreamEnd) {
-        let mut pf = ParsedFile::new(0);
-        let end = parse_stream(bytes, &mut |b| {
-            pf.events.extend(b.events);
-            pf.rejects.extend(b.rejects);
-            pf.unlisted_rejects += b.unlisted_rejects;
-            pf.warnings.extend(b.warnings);
-            true
-        });
-        (pf, end)
+        run(bytes, Limits::default())
     }
 
     const GOOD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","accessKeyId":"AKIA1"},"eventTime":"2024-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","requestParameters":{"a":[1,{"b":"x]}\""}]},"eventID":"ID"}"#;
