@@ -100,14 +100,23 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-/// With `BACKTRAIL_IO_STATS` set, the bytes this process read (from `/proc/self/io`) go to
-/// stderr at exit: the benchmarks compare them with a full scan.
+/// With `BACKTRAIL_IO_STATS` set, the bytes this process read (from `/proc/self/io`) and its
+/// peak resident memory (`VmHWM` from `/proc/self/status`) go to stderr at exit: the
+/// benchmarks compare reads with a full scan, and the hostile-input test bounds memory.
 fn io_stats() {
-    if std::env::var_os("BACKTRAIL_IO_STATS").is_some()
-        && let Ok(io) = std::fs::read_to_string("/proc/self/io")
+    if std::env::var_os("BACKTRAIL_IO_STATS").is_none() {
+        return;
+    }
+    if let Ok(io) = std::fs::read_to_string("/proc/self/io")
         && let Some(rchar) = io.lines().find_map(|l| l.strip_prefix("rchar: "))
     {
         eprintln!("io: rchar={rchar}");
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+    {
+        let kib = hwm.trim().trim_end_matches("kB").trim();
+        eprintln!("io: peak_rss_kib={kib}");
     }
 }
 

@@ -22,7 +22,7 @@ use arrow::array::{
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use backtrail_model::Event;
-use backtrail_normalize::parse_file;
+use backtrail_normalize::parse_stream;
 use backtrail_sources::{S3Options, SourceFile, Sources};
 use backtrail_store::columns::{Builder, rows, schema};
 use backtrail_store::ids::id_hash;
@@ -262,18 +262,38 @@ fn parse_group(
 ) -> Result<()> {
     let sources = Sources::with_s3_options(s3).map_err(exec_err)?;
     for f in files {
-        let (parsed, raw_len) = match sources.read(f) {
-            Ok(raw) => (Ok(parse_file(&raw)), raw.len() as u64),
-            Err(e) => (Err(e.to_string()), 0),
-        };
-        let report = FileReport::new(f, &parsed, raw_len);
-        if let Ok(pf) = &parsed {
-            for chunk in pf.events.chunks(BATCH_ROWS) {
-                if tx.blocking_send(Ok(event_rows(&f.key, chunk)?)).is_err() {
-                    return Ok(());
+        // The file is read a batch at a time; its events go out as they are found.
+        let mut report = FileReport::start(f);
+        let mut failure: Option<DataFusionError> = None;
+        let mut gone = false;
+        let end = match sources.open(f) {
+            Ok(reader) => Ok(parse_stream(reader, &mut |b| {
+                report.add(&b);
+                for chunk in b.events.chunks(BATCH_ROWS) {
+                    match event_rows(&f.key, chunk) {
+                        Ok(rows) => {
+                            if tx.blocking_send(Ok(rows)).is_err() {
+                                gone = true;
+                                return false;
+                            }
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            return false;
+                        }
+                    }
                 }
-            }
+                true
+            })),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Some(e) = failure {
+            return Err(e);
         }
+        if gone {
+            return Ok(());
+        }
+        report.finish(&end);
         if tx.blocking_send(Ok(report_row(&report)?)).is_err() {
             return Ok(());
         }
@@ -603,16 +623,13 @@ mod tests {
         };
         let rows = event_rows("f1", &[ev.clone(), ev]).unwrap();
         assert_eq!(rows.num_rows(), 2);
-        let report = FileReport::new(
-            &SourceFile {
-                key: "f1".into(),
-                size: 3,
-                version: "v".into(),
-                location: Location::Local("f1".into()),
-            },
-            &Err("gone".into()),
-            0,
-        );
+        let mut report = FileReport::start(&SourceFile {
+            key: "f1".into(),
+            size: 3,
+            version: "v".into(),
+            location: Location::Local("f1".into()),
+        });
+        report.finish(&Err("gone".into()));
         let r = report_row(&report).unwrap();
         assert_eq!(r.schema(), rows.schema());
         let dir = tempfile::tempdir().unwrap();

@@ -49,49 +49,65 @@ pub struct Warning {
     pub message: String,
 }
 
+/// Rejected records of one file listed with their position and reason; the ones after are
+/// counted in [`ParsedFile::unlisted_rejects`], so that a file of millions of bad lines does
+/// not take memory in proportion.
+pub const MAX_LISTED_REJECTS: u64 = 1000;
+
 /// Everything read from one file.
 #[derive(Debug, Clone)]
 pub struct ParsedFile {
     pub outcome: FileOutcome,
     pub events: Vec<Event>,
     pub rejects: Vec<RecordReject>,
+    /// Rejected records beyond the first [`MAX_LISTED_REJECTS`]: counted, not listed.
+    pub unlisted_rejects: u64,
     pub warnings: Vec<Warning>,
     /// Number of decompressed bytes.
     pub bytes: u64,
+    /// Rejects listed so far (`rejects` may have been handed on).
+    listed_rejects: u64,
 }
 
 impl ParsedFile {
-    fn new(bytes: usize) -> Self {
+    pub(crate) fn new(bytes: usize) -> Self {
         ParsedFile {
             outcome: FileOutcome::Rejected("not read".into()),
             events: Vec::new(),
             rejects: Vec::new(),
+            unlisted_rejects: 0,
             warnings: Vec::new(),
             bytes: bytes as u64,
+            listed_rejects: 0,
         }
     }
 
     /// Records found: stored-or-duplicate candidates plus rejects.
     pub fn records_seen(&self) -> u64 {
-        (self.events.len() + self.rejects.len()) as u64
+        (self.events.len() + self.rejects.len()) as u64 + self.unlisted_rejects
     }
 
-    fn record(&mut self, index: u64, offset: usize, text: &[u8]) {
+    pub(crate) fn record(&mut self, index: u64, offset: usize, text: &[u8]) {
         match parse_record(text) {
-            Ok(ev) if ev.event_source.starts_with("aws:") => self.rejects.push(RecordReject {
+            Ok(ev) if ev.event_source.starts_with("aws:") => self.reject(
                 index,
-                offset: offset as u64,
-                reason: format!(
+                offset,
+                format!(
                     "not a CloudTrail event (event notification from {})",
                     ev.event_source
                 ),
-            }),
+            ),
             Ok(ev) => self.events.push(ev),
             Err(e) => self.reject(index, offset, e.to_string()),
         }
     }
 
-    fn reject(&mut self, index: u64, offset: usize, reason: String) {
+    pub(crate) fn reject(&mut self, index: u64, offset: usize, reason: String) {
+        if self.listed_rejects >= MAX_LISTED_REJECTS {
+            self.unlisted_rejects += 1;
+            return;
+        }
+        self.listed_rejects += 1;
         self.rejects.push(RecordReject {
             index,
             offset: offset as u64,
@@ -99,7 +115,7 @@ impl ParsedFile {
         });
     }
 
-    fn warn(&mut self, offset: usize, message: String) {
+    pub(crate) fn warn(&mut self, offset: usize, message: String) {
         self.warnings.push(Warning {
             offset: offset as u64,
             message,
@@ -108,7 +124,8 @@ impl ParsedFile {
 }
 
 /// Decompresses `raw` when its content is gzip (any number of members). A cut or corrupt
-/// stream keeps what decompressed before the damage and says where it stopped.
+/// stream keeps what decompressed before the damage and says where it stopped. The whole
+/// content is held: for measuring (`bench-floor`), not for reading untrusted files.
 pub fn decode(raw: &[u8]) -> (std::borrow::Cow<'_, [u8]>, Option<String>) {
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
         let mut out = Vec::with_capacity(raw.len() * 8);
@@ -131,21 +148,24 @@ pub fn decode(raw: &[u8]) -> (std::borrow::Cow<'_, [u8]>, Option<String>) {
     (raw.into(), None)
 }
 
-/// Reads a whole file: decompression, format detection and every record.
+/// Reads a whole file: decompression, format detection and every record. The file is read
+/// through [`crate::stream::parse_stream`], so only the records found are held, never more
+/// than a bounded piece of the decompressed content.
 pub fn parse_file(raw: &[u8]) -> ParsedFile {
-    let (data, gz_problem) = decode(raw);
-    let mut pf = parse_decoded(&data);
-    if let Some(msg) = gz_problem {
-        if data.is_empty() {
-            pf.outcome = FileOutcome::Rejected(msg);
-        } else {
-            pf.warn(data.len(), msg);
-        }
-    }
+    let mut pf = ParsedFile::new(0);
+    let end = crate::stream::parse_stream(raw, &mut |b| {
+        pf.events.extend(b.events);
+        pf.rejects.extend(b.rejects);
+        pf.unlisted_rejects += b.unlisted_rejects;
+        pf.warnings.extend(b.warnings);
+        true
+    });
+    pf.outcome = end.outcome;
+    pf.bytes = end.bytes;
     pf
 }
 
-const EVENT_KEYS: &[&str] = &[
+pub(crate) const EVENT_KEYS: &[&str] = &[
     "eventVersion",
     "eventTime",
     "eventName",
@@ -337,7 +357,7 @@ fn walk_top_object(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize>
 
 /// Event notifications (S3, SNS, SQS) and Insights also come as `{"Records":[...]}`;
 /// the first record tells them apart from CloudTrail API events.
-fn not_cloudtrail_records(b: &[u8], array_start: usize) -> Option<String> {
+pub(crate) fn not_cloudtrail_records(b: &[u8], array_start: usize) -> Option<String> {
     let first = skip_ws(b, array_start + 1);
     if b.get(first) != Some(&b'{') {
         return None;
@@ -345,6 +365,11 @@ fn not_cloudtrail_records(b: &[u8], array_start: usize) -> Option<String> {
     let Scan::Complete(end) = scan_value(b, first) else {
         return None;
     };
+    // sonic-rs recurses into nested values: a record nested too deep is left to the parser,
+    // which rejects it.
+    if crate::record::too_deep(&b[first..end]) {
+        return None;
+    }
     let text = std::str::from_utf8(&b[first..end]).ok()?;
     let get = |k: &str| -> Option<String> {
         let v = sonic_rs::get(text, [k]).ok()?;
@@ -455,6 +480,12 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
 /// and the offset after the closing ']'. None for anything else, even if only the bytes after
 /// the array are not UTF-8.
 fn valid_array_spans(b: &[u8], start: usize) -> Option<(Vec<(usize, usize)>, usize)> {
+    // sonic-rs validates nested values by recursion: an array with a record nested deeper
+    // than the cap (the array is one level more) is left to the scanner, which never
+    // recurses, and the record to the parser, which rejects it.
+    if crate::record::deeper_than(&b[start..], crate::record::MAX_DEPTH + 1) {
+        return None;
+    }
     let base = b.as_ptr() as usize;
     let mut spans = Vec::new();
     let mut after = start + 1;
@@ -487,7 +518,7 @@ fn valid_array_spans(b: &[u8], start: usize) -> Option<(Vec<(usize, usize)>, usi
 
 /// After damage at `p`, the next place where a record plausibly starts: a '{' that opens a
 /// line or follows a ','.
-fn resync(b: &[u8], p: usize) -> Option<usize> {
+pub(crate) fn resync(b: &[u8], p: usize) -> Option<usize> {
     let mut j = p + 1;
     while j < b.len() {
         if b[j] == b'{' {
@@ -566,7 +597,7 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
 
 /// Whether the first line alone holds something that starts and looks like a record
 /// (a damaged JSON Lines file, as opposed to one pretty-printed object).
-fn first_line_is_record(b: &[u8], start: usize) -> bool {
+pub(crate) fn first_line_is_record(b: &[u8], start: usize) -> bool {
     let line_end = b[start..]
         .iter()
         .position(|&c| c == b'\n')

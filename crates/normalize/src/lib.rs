@@ -11,8 +11,12 @@ pub mod derive;
 pub mod reconstruct;
 pub mod record;
 pub mod scan;
+pub mod stream;
 
-pub use container::{FileOutcome, Format, ParsedFile, RecordReject, Warning, decode, parse_file};
+pub use container::{
+    FileOutcome, Format, MAX_LISTED_REJECTS, ParsedFile, RecordReject, Warning, decode, parse_file,
+};
 pub use derive::{SessionAggregator, issuance_of};
 pub use reconstruct::to_json;
-pub use record::{RecordError, parse_record};
+pub use record::{MAX_DEPTH, MAX_FIELD_BYTES, MAX_RECORD_BYTES, RecordError, parse_record};
+pub use stream::{Batch, Limits, StreamEnd, parse_stream, parse_stream_with};

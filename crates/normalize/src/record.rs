@@ -1,8 +1,22 @@
 //! One CloudTrail record (JSON object text) to an [`Event`], and back.
 
+use crate::scan::{Scan, scan_string};
 use backtrail_model::time::{format_iso, parse_iso};
 use backtrail_model::{Event, Identity};
 use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
+
+/// The most bytes one record may take. Real CloudTrail records are kilobytes; the cap keeps
+/// one hostile record from taking the memory of the ingest, and keeps a column of a row group
+/// (cut at 48 MiB of strings) far from Arrow's 2 GiB limit of 32-bit offsets.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most bytes one field of a record (its JSON text, such as `requestParameters`) may take.
+pub const MAX_FIELD_BYTES: usize = 8 * 1024 * 1024;
+
+/// The deepest nesting of objects and arrays a record may have, the record itself being
+/// level 1. serde_json, which the renderers use, stops at 128 too; every recursive walk of a
+/// stored record is bounded by it.
+pub const MAX_DEPTH: usize = 128;
 
 /// Why a record was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +37,12 @@ pub enum RecordError {
     MissingEventName,
     #[error("lookup-events row whose CloudTrailEvent is not a JSON string")]
     BadLookupRow,
+    #[error("record of {0} bytes is over the cap of {MAX_RECORD_BYTES} bytes")]
+    TooLarge(usize),
+    #[error("field {field} of {bytes} bytes is over the cap of {MAX_FIELD_BYTES} bytes")]
+    FieldTooLarge { field: String, bytes: usize },
+    #[error("nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
 }
 
 /// Top-level fields that have a column.
@@ -166,6 +186,7 @@ fn lazy_bool(v: &LazyValue<'_>) -> Option<bool> {
 /// Parses one record. `text` must be one JSON value; a lookup-events row (with a
 /// `CloudTrailEvent` string) is unwrapped to the event it carries.
 pub fn parse_record(text: &[u8]) -> Result<Event, RecordError> {
+    check_size_and_depth(text)?;
     let text = std::str::from_utf8(text).map_err(|_| RecordError::InvalidUtf8)?;
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     match trimmed.as_bytes().first() {
@@ -178,6 +199,55 @@ pub fn parse_record(text: &[u8]) -> Result<Event, RecordError> {
         _ => return Err(RecordError::InvalidJson("empty or not JSON".into())),
     }
     parse_object(trimmed, 0)
+}
+
+/// The caps on one record, checked before any parser (which may recurse) sees it.
+fn check_size_and_depth(text: &[u8]) -> Result<(), RecordError> {
+    if text.len() > MAX_RECORD_BYTES {
+        return Err(RecordError::TooLarge(text.len()));
+    }
+    if too_deep(text) {
+        return Err(RecordError::TooDeep);
+    }
+    Ok(())
+}
+
+/// Whether `text` nests arrays and objects more than [`MAX_DEPTH`] levels deep (brackets
+/// inside strings do not count). Iterative, so any depth is safe to look at.
+pub fn too_deep(text: &[u8]) -> bool {
+    deeper_than(text, MAX_DEPTH)
+}
+
+/// Whether `text` nests arrays and objects more than `limit` levels deep.
+pub(crate) fn deeper_than(text: &[u8], limit: usize) -> bool {
+    // Fewer brackets than the limit cannot nest deeper than it: most records stop here.
+    if memchr::memchr2_iter(b'{', b'[', text).nth(limit).is_none() {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => match scan_string(text, i) {
+                Scan::Complete(e) => {
+                    i = e;
+                    continue;
+                }
+                // An unterminated string: the parser rejects the record for it.
+                _ => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
@@ -199,6 +269,12 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         }
         order.push_str(key);
         let raw = val.as_raw_str();
+        if raw.len() > MAX_FIELD_BYTES {
+            return Err(RecordError::FieldTooLarge {
+                field: truncate(key, 60),
+                bytes: raw.len(),
+            });
+        }
         let Some(field) = top_field(key) else {
             if key == "CloudTrailEvent" {
                 lookup_inner = Some(val.as_str().ok_or(RecordError::BadLookupRow)?.to_string());
@@ -318,6 +394,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         if !inner_trim.starts_with('{') {
             return Err(RecordError::BadLookupRow);
         }
+        check_size_and_depth(inner_trim.as_bytes())?;
         return parse_object(inner_trim, depth + 1);
     }
     if let Some(detail) = eventbridge_detail

@@ -91,11 +91,26 @@ pub struct SourceFile {
     pub location: Location,
 }
 
+/// A path under an input that discovery could not take, and why: the rest is still found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathProblem {
+    /// The path (as walked, through any symbolic links).
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// True when nothing is lost by passing it by (a symbolic link loop, a FIFO or other
+    /// special file); false when it may hold logs that could not be read (an unreadable
+    /// directory, a dangling link), which a later ingest looks at again.
+    pub skipped: bool,
+}
+
 /// The files found under a set of inputs, with counts that show how much the filter saved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Discovery {
     /// Every file found, sorted by key, without duplicates.
     pub files: Vec<SourceFile>,
+    /// Paths under a directory input that could not be taken, in the order met.
+    pub problems: Vec<PathProblem>,
     /// Directories or S3 prefixes the filter let discovery skip without listing them.
     pub pruned_prefixes: u64,
     /// Directories read or S3 listing calls made (one per prefix, however many pages).
@@ -207,6 +222,19 @@ impl Sources {
         match &f.location {
             Location::Local(_) => Ok((self.read(f)?, Default::default())),
             Location::S3 { bucket, key } => self.rt.block_on(self.s3.read(bucket, key)),
+        }
+    }
+
+    /// Opens one file to be read a piece at a time, so that its size costs no memory: a
+    /// local file, or an S3 object's body as it arrives. Safe to call from many threads at
+    /// once; the reader blocks (for S3, on this [`Sources`]' runtime).
+    pub fn open(&self, f: &SourceFile) -> Result<Box<dyn std::io::Read + '_>, SourceError> {
+        match &f.location {
+            Location::Local(path) => local::open(path).map(|r| Box::new(r) as _),
+            Location::S3 { bucket, key } => {
+                let body = self.rt.block_on(self.s3.open(bucket, key))?;
+                Ok(Box::new(s3::BodyReader::new(&self.rt, body)))
+            }
         }
     }
 }

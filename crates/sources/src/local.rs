@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use walkdir::WalkDir;
 
 use crate::layout::{Decision, decide};
-use crate::{Discovery, Filter, Location, SourceError, SourceFile};
+use crate::{Discovery, Filter, Location, PathProblem, SourceError, SourceFile};
 
 /// Adds the files under one local input to `found`.
 pub(crate) fn discover(
@@ -19,7 +19,11 @@ pub(crate) fn discover(
     let meta = std::fs::metadata(input).map_err(|e| error(Path::new(input), e))?;
     let root = std::path::absolute(input).map_err(|e| error(Path::new(input), e))?;
     if !meta.is_dir() {
-        found.files.push(source_file(&root, &meta));
+        if meta.is_file() {
+            found.files.push(source_file(&root, &meta));
+        } else {
+            found.problems.push(special_file(&root));
+        }
         return Ok(());
     }
     let (mut listed, mut pruned) = (0, 0);
@@ -43,21 +47,78 @@ pub(crate) fn discover(
                 true
             }
         });
+    // One bad path (a symbolic link loop, an unreadable directory, a dangling link) is
+    // reported and passed by; the rest of the tree is still found.
     for entry in walk {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(&root).to_path_buf();
-            error(&path, io::Error::from(e))
-        })?;
-        if entry.file_type().is_file() {
-            let meta = entry
-                .metadata()
-                .map_err(|e| error(entry.path(), io::Error::from(e)))?;
-            found.files.push(source_file(entry.path(), &meta));
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                found.problems.push(walk_problem(&root, &e));
+                continue;
+            }
+        };
+        let kind = entry.file_type();
+        if kind.is_file() {
+            match entry.metadata() {
+                Ok(meta) => found.files.push(source_file(entry.path(), &meta)),
+                Err(e) => found.problems.push(walk_problem(&root, &e)),
+            }
+        } else if !kind.is_dir() {
+            found.problems.push(special_file(entry.path()));
         }
     }
     found.listed_prefixes += listed;
     found.pruned_prefixes += pruned;
     Ok(())
+}
+
+/// Why the walk could not take a path.
+fn walk_problem(root: &Path, e: &walkdir::Error) -> PathProblem {
+    let path = e.path().unwrap_or(root);
+    if let Some(ancestor) = e.loop_ancestor() {
+        return PathProblem {
+            path: path.display().to_string(),
+            reason: format!(
+                "symbolic link loop (back to {}): not followed",
+                ancestor.display()
+            ),
+            skipped: true,
+        };
+    }
+    let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(path).is_err();
+    let reason = match e.io_error() {
+        Some(io) if dangling => format!("dangling symbolic link: {io}"),
+        Some(io) => format!("unreadable: {io}"),
+        None => format!("unreadable: {e}"),
+    };
+    PathProblem {
+        path: path.display().to_string(),
+        reason,
+        skipped: false,
+    }
+}
+
+/// A FIFO, socket or device: never opened (reading a FIFO could wait forever).
+fn special_file(path: &Path) -> PathProblem {
+    PathProblem {
+        path: path.display().to_string(),
+        reason: "not a regular file (FIFO, socket or device): not read".into(),
+        skipped: true,
+    }
+}
+
+/// Opens a local file for reading. Only regular files: a path that became a FIFO since
+/// discovery is refused rather than waited on.
+pub(crate) fn open(path: &Path) -> Result<std::fs::File, SourceError> {
+    let meta = std::fs::metadata(path).map_err(|e| error(path, e))?;
+    if !meta.is_file() {
+        return Err(SourceError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::other("not a regular file"),
+        });
+    }
+    std::fs::File::open(path).map_err(|e| error(path, e))
 }
 
 /// A path's named components; a name that is not UTF-8 becomes text that no layout matches.

@@ -246,6 +246,70 @@ impl S3Clients {
     }
 }
 
+/// An object's body as it arrives.
+pub(crate) type Body = futures::stream::BoxStream<'static, Result<Vec<u8>, String>>;
+
+impl S3Clients {
+    /// Starts fetching one object; its body is read with [`BodyReader`].
+    pub(crate) async fn open(&self, bucket: &str, key: &str) -> Result<Body, SourceError> {
+        let store = self.client(bucket).await?;
+        let walk = Walk {
+            store: &store,
+            bucket,
+        };
+        let path = Path::parse(key).map_err(|_| SourceError::BadUrl(walk.url(key)))?;
+        match store.get(&path).await {
+            Ok(r) => Ok(r
+                .into_stream()
+                .map_ok(Vec::from)
+                .map_err(|e| e.to_string())
+                .boxed()),
+            Err(object_store::Error::NotFound { .. }) => Err(SourceError::NotFound {
+                path: walk.url(key),
+            }),
+            Err(e) => Err(walk.error(key, e)),
+        }
+    }
+}
+
+/// An object's body read a piece at a time, blocking on the sources' runtime.
+pub(crate) struct BodyReader<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    body: Body,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl<'a> BodyReader<'a> {
+    pub(crate) fn new(rt: &'a tokio::runtime::Runtime, body: Body) -> Self {
+        BodyReader {
+            rt,
+            body,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl std::io::Read for BodyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rt.block_on(self.body.next()) {
+                None => return Ok(0),
+                Some(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// One bucket's client during a discovery or read.
 struct Walk<'a> {
     store: &'a AmazonS3,

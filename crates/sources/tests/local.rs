@@ -213,3 +213,38 @@ fn s3_options_do_not_print_secrets() {
     );
     assert!(shown.contains("<redacted>"), "{shown}");
 }
+
+#[test]
+fn bad_paths_in_a_tree_are_reported_and_the_rest_is_found() {
+    let dir = tree();
+    let odd = dir.path().join("odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("ok.json"), b"{}").unwrap();
+    std::os::unix::fs::symlink("..", odd.join("loop")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone"), odd.join("dangling.json")).unwrap();
+    let sources = Sources::new().unwrap();
+    let found = sources
+        .discover(&input(dir.path()), &Filter::default())
+        .unwrap();
+    let keys = relative(dir.path(), found.files.iter().map(|f| f.key.clone()));
+    assert!(keys.contains(&"odd/ok.json".to_string()), "{keys:?}");
+    // Everything of the plain tree is still found.
+    for rel in TREE {
+        assert!(
+            keys.contains(&rel.to_string()),
+            "{rel} missing from {keys:?}"
+        );
+    }
+    let problem = |end: &str| {
+        found
+            .problems
+            .iter()
+            .find(|p| p.path.ends_with(end))
+            .unwrap_or_else(|| panic!("{end} not reported: {:?}", found.problems))
+    };
+    assert!(problem("loop").skipped);
+    assert!(problem("loop").reason.contains("loop"));
+    assert!(!problem("dangling.json").skipped);
+    assert!(problem("dangling.json").reason.contains("dangling"));
+    assert_eq!(found.problems.len(), 2, "{:?}", found.problems);
+}

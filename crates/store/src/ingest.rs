@@ -14,11 +14,11 @@ use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use backtrail_model::{Event, Issuance};
 use backtrail_normalize::derive::SessionAggregator;
-use backtrail_normalize::{FileOutcome, ParsedFile, issuance_of, parse_file};
+use backtrail_normalize::{Batch, FileOutcome, StreamEnd, issuance_of, parse_stream};
 use backtrail_sources::{Discovery, SourceFile, Sources};
 use parquet::arrow::ArrowWriter;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -118,10 +118,41 @@ impl Progress for NoProgress {
 /// (the batch and its sorted copy) whatever the record sizes.
 const ROW_GROUP_BYTES: usize = 48 * 1024 * 1024;
 
-struct Work {
-    file: SourceFile,
-    parsed: Result<ParsedFile, String>,
-    raw_len: u64,
+/// What a reading thread hands the writer: a file's records a batch at a time (the index is
+/// the file's in the run's list), then how the file ended (Err: it could not be opened).
+enum Work {
+    Batch(usize, Batch),
+    Done(usize, Batch, Result<StreamEnd, String>),
+}
+
+/// Reads one file a batch at a time into `send` (false: the writer is gone, stop). The last
+/// batch is held back to travel with the file's end, so a small file is one message.
+fn read_file(
+    sources: &Sources,
+    n: usize,
+    f: &SourceFile,
+    send: &mut dyn FnMut(Work) -> bool,
+) -> bool {
+    let mut held: Option<Batch> = None;
+    let mut open = true;
+    let end = match sources.open(f) {
+        Ok(reader) => Ok(parse_stream(reader, &mut |b| match held.replace(b) {
+            Some(prev) => {
+                open = send(Work::Batch(n, prev));
+                open
+            }
+            None => true,
+        })),
+        Err(e) => Err(e.to_string()),
+    };
+    open && send(Work::Done(n, held.unwrap_or_default(), end))
+}
+
+/// A file whose records are arriving: its report so far and what became of its events.
+struct InFlight {
+    report: FileReport,
+    stored: u64,
+    duplicates: u64,
 }
 
 struct OpenSegment {
@@ -170,24 +201,38 @@ impl Store {
             scope.spawn(move || {
                 pool.install(|| {
                     use rayon::prelude::*;
-                    todo.par_iter().for_each_with(tx, |tx, f| {
-                        let (parsed, raw_len) = match sources.read(f) {
-                            Ok(raw) => (Ok(parse_file(&raw)), raw.len() as u64),
-                            Err(e) => (Err(e.to_string()), 0),
-                        };
+                    todo.par_iter().enumerate().for_each_with(tx, |tx, (n, f)| {
                         // The receiver only goes away on a write error, which ends the run.
-                        let _ = tx.send(Work {
-                            file: f.clone(),
-                            parsed,
-                            raw_len,
-                        });
+                        read_file(sources, n, f, &mut |w| tx.send(w).is_ok());
                     });
                 });
             });
+            let mut in_flight: HashMap<usize, InFlight> = HashMap::new();
             for work in rx.iter() {
-                let events = writer.take(work, &mut ids, &mut run.summary)?;
-                progress.file_done(run.summary.bytes_read, events);
-                if writer.out.rows() >= opts.segment_rows {
+                let (n, batch, end) = match work {
+                    Work::Batch(n, b) => (n, b, None),
+                    Work::Done(n, b, end) => (n, b, Some(end)),
+                };
+                let file = in_flight.entry(n).or_insert_with(|| InFlight {
+                    report: FileReport::start(&todo[n]),
+                    stored: 0,
+                    duplicates: 0,
+                });
+                writer.take(file, batch, &mut ids)?;
+                if let Some(end) = end
+                    && let Some(mut file) = in_flight.remove(&n)
+                {
+                    file.report.finish(&end);
+                    let stored = file.stored;
+                    writer.done(file, &mut run.summary)?;
+                    progress.file_done(run.summary.bytes_read, stored);
+                }
+                // Commits fall between files; a file of more records than a segment holds
+                // is committed in parts (a re-run finds the committed part as duplicates).
+                let rows = writer.out.rows();
+                if rows >= opts.segment_rows
+                    && (in_flight.is_empty() || rows >= 2 * opts.segment_rows)
+                {
                     writer.commit(&mut ids, &mut run.manifest, &mut run.summary)?;
                 }
             }
@@ -214,11 +259,34 @@ impl Store {
             prefixes_pruned: discovery.pruned_prefixes,
             ..Default::default()
         };
+        // Paths discovery could not take count as files: skipped, or rejected (and not
+        // remembered, so a later ingest looks at them again).
+        for p in discovery.problems {
+            summary.files_seen += 1;
+            if p.skipped {
+                summary.files_skipped += 1;
+                summary.skipped.push(SkipEntry {
+                    file: p.path,
+                    reason: p.reason,
+                });
+            } else {
+                summary.files_rejected += 1;
+                summary.rejects.push(RejectEntry {
+                    file: p.path,
+                    record: None,
+                    offset: None,
+                    reason: p.reason,
+                });
+            }
+        }
         let mut todo = Vec::new();
         for f in discovery.files {
             summary.files_seen += 1;
             match manifest.sources.get(&f.key) {
-                Some(r) if r.size == f.size && r.version == f.version => {
+                // A file that could not be read is read again, changed or not.
+                Some(r)
+                    if r.size == f.size && r.version == f.version && r.outcome != UNREADABLE =>
+                {
                     summary.files_unchanged += 1;
                 }
                 _ => todo.push(f),
@@ -263,7 +331,7 @@ pub struct FileReport {
     /// Bytes fetched (0 when the file could not be read).
     pub raw_len: u64,
     pub bytes_decompressed: u64,
-    /// read, skipped or rejected.
+    /// read, skipped, rejected, or unreadable (read again by the next ingest).
     pub outcome: String,
     /// Records found: events plus rejected records.
     pub records: u64,
@@ -274,15 +342,18 @@ pub struct FileReport {
     pub warnings: Vec<WarningEntry>,
 }
 
+/// The outcome of a file that could not be opened or failed while being read: such a file is
+/// read again by the next ingest, even unchanged.
+pub const UNREADABLE: &str = "unreadable";
+
 impl FileReport {
-    /// The report of one file read (or not) by `parse_file`.
-    pub fn new(file: &SourceFile, parsed: &Result<ParsedFile, String>, raw_len: u64) -> Self {
-        let key = file.key.clone();
-        let mut r = FileReport {
-            key: key.clone(),
+    /// The report of a file about to be read: nothing found yet.
+    pub fn start(file: &SourceFile) -> Self {
+        FileReport {
+            key: file.key.clone(),
             size: file.size,
             version: file.version.clone(),
-            raw_len,
+            raw_len: 0,
             bytes_decompressed: 0,
             outcome: "rejected".into(),
             records: 0,
@@ -290,45 +361,75 @@ impl FileReport {
             rejects: Vec::new(),
             skipped: None,
             warnings: Vec::new(),
-        };
-        let whole_file = |reason: String| RejectEntry {
+        }
+    }
+
+    /// Counts one batch of the file's records (the caller stores its events).
+    pub fn add(&mut self, b: &Batch) {
+        self.records += b.records();
+        self.rejected += b.rejects.len() as u64 + b.unlisted_rejects;
+        let key = &self.key;
+        self.rejects.extend(b.rejects.iter().map(|x| RejectEntry {
             file: key.clone(),
+            record: Some(x.index),
+            offset: Some(x.offset),
+            reason: x.reason.clone(),
+        }));
+        self.warnings
+            .extend(b.warnings.iter().map(|w| WarningEntry {
+                file: key.clone(),
+                offset: w.offset,
+                message: w.message.clone(),
+            }));
+    }
+
+    /// How the file ended: `Err` when it could not be opened.
+    pub fn finish(&mut self, end: &Result<StreamEnd, String>) {
+        let listed = self.rejects.iter().filter(|r| r.record.is_some()).count() as u64;
+        if self.rejected > listed {
+            self.warnings.push(WarningEntry {
+                file: self.key.clone(),
+                offset: 0,
+                message: format!(
+                    "{} more rejected record(s) counted but not listed (the first {} of a file are)",
+                    self.rejected - listed,
+                    backtrail_normalize::MAX_LISTED_REJECTS
+                ),
+            });
+        }
+        let end = match end {
+            Err(reason) => {
+                self.outcome = UNREADABLE.into();
+                self.reject_file(format!("unreadable: {reason}"));
+                return;
+            }
+            Ok(end) => end,
+        };
+        self.raw_len = end.raw_bytes;
+        self.bytes_decompressed = end.bytes;
+        match (&end.failed, &end.outcome) {
+            // The records before the failure are kept; the file is read again next time.
+            (Some(failed), _) => {
+                self.outcome = UNREADABLE.into();
+                self.reject_file(format!("unreadable: {failed}"));
+            }
+            (None, FileOutcome::Read(_)) => self.outcome = "read".into(),
+            (None, FileOutcome::Skipped(reason)) => {
+                self.outcome = "skipped".into();
+                self.skipped = Some(reason.clone());
+            }
+            (None, FileOutcome::Rejected(reason)) => self.reject_file(reason.clone()),
+        }
+    }
+
+    /// A reject of the file as a whole (not counted as a record).
+    fn reject_file(&mut self, reason: String) {
+        self.rejects.push(RejectEntry {
+            file: self.key.clone(),
             record: None,
             offset: None,
             reason,
-        };
-        match parsed {
-            Err(reason) => r.rejects.push(whole_file(format!("unreadable: {reason}"))),
-            Ok(pf) => {
-                r.bytes_decompressed = pf.bytes;
-                match &pf.outcome {
-                    FileOutcome::Read(_) => r.outcome = "read".into(),
-                    FileOutcome::Skipped(reason) => {
-                        r.outcome = "skipped".into();
-                        r.skipped = Some(reason.clone());
-                    }
-                    FileOutcome::Rejected(reason) => r.rejects.push(whole_file(reason.clone())),
-                }
-                r.warnings = pf
-                    .warnings
-                    .iter()
-                    .map(|w| WarningEntry {
-                        file: key.clone(),
-                        offset: w.offset,
-                        message: w.message.clone(),
-                    })
-                    .collect();
-                r.records = pf.records_seen();
-                r.rejected = pf.rejects.len() as u64;
-                r.rejects.extend(pf.rejects.iter().map(|x| RejectEntry {
-                    file: key.clone(),
-                    record: Some(x.index),
-                    offset: Some(x.offset),
-                    reason: x.reason.clone(),
-                }));
-            }
-        }
-        r
+        });
     }
 
     /// The rejects as the lines of a segment's rejects file.
@@ -581,25 +682,32 @@ struct LocalWriter<'a> {
 }
 
 impl LocalWriter<'_> {
-    /// Takes one file's records; returns how many were stored.
+    /// Takes one batch of a file's records: its events are stored unless duplicates.
     fn take(
         &mut self,
-        work: Work,
+        file: &mut InFlight,
+        batch: Batch,
         ids: &mut IdIndex,
-        summary: &mut IngestSummary,
-    ) -> Result<u64, StoreError> {
-        let report = FileReport::new(&work.file, &work.parsed, work.raw_len);
-        let (mut stored, mut duplicates) = (0, 0);
-        if let Ok(pf) = &work.parsed {
-            for ev in &pf.events {
-                if ids.insert(ev)? {
-                    stored += 1;
-                    self.out.push(ev)?;
-                } else {
-                    duplicates += 1;
-                }
+    ) -> Result<(), StoreError> {
+        file.report.add(&batch);
+        for ev in &batch.events {
+            if ids.insert(ev)? {
+                file.stored += 1;
+                self.out.push(ev)?;
+            } else {
+                file.duplicates += 1;
             }
         }
+        Ok(())
+    }
+
+    /// A file is done: its rejects and its record go with the open segment.
+    fn done(&mut self, file: InFlight, summary: &mut IngestSummary) -> Result<(), StoreError> {
+        let InFlight {
+            report,
+            stored,
+            duplicates,
+        } = file;
         let rec = report.source_record(stored, duplicates);
         let lines = report.reject_lines();
         let key = report.key.clone();
@@ -607,7 +715,7 @@ impl LocalWriter<'_> {
         let seg = self.out.segment()?;
         seg.rejects.extend(lines);
         seg.sources.push((key, rec));
-        Ok(stored)
+        Ok(())
     }
 
     /// Makes the open segment durable and visible, with the sources it completes.

@@ -64,7 +64,7 @@ pub struct SourceRecord {
     /// Size and version (mtime or ETag) when read: a changed file is read again.
     pub size: u64,
     pub version: String,
-    /// read, skipped or rejected.
+    /// read, skipped, rejected, or unreadable (read again by the next ingest).
     pub outcome: String,
     pub records: u64,
     pub stored: u64,

@@ -1,7 +1,7 @@
 //! Ingest accounting on real and damaged files: every record is stored, a duplicate, or
 //! rejected with a reason, and a second run adds nothing.
 
-use backtrail_sources::{Filter, Sources};
+use backtrail_sources::{Discovery, Filter, Location, SourceFile, Sources};
 use backtrail_store::{IngestOptions, IngestSummary, NoProgress, Store};
 use std::io::Write;
 use std::path::Path;
@@ -165,4 +165,65 @@ fn damaged_copies_keep_good_records_and_say_why() {
     );
     // Every good record of the cut copies is a duplicate of the intact file.
     assert!(s.duplicates >= n + n / 3, "{}", counts(&s));
+}
+
+#[test]
+fn a_file_that_could_not_be_read_is_read_again_though_unchanged() {
+    let Some(real) = backtrail_testkit::realdata() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::create(&tmp.path().join("store")).unwrap();
+    let path = tmp.path().join("later.json");
+    // Listed with a size and version, but not readable yet (as after a permission error).
+    let file = SourceFile {
+        key: path.display().to_string(),
+        size: 10,
+        version: "v1".into(),
+        location: Location::Local(path.clone()),
+    };
+    let discovery = || Discovery {
+        files: vec![file.clone()],
+        ..Default::default()
+    };
+    let sources = Sources::new().unwrap();
+    let opts = IngestOptions::default();
+    let first = store
+        .ingest(&sources, discovery(), &opts, &NoProgress)
+        .unwrap();
+    assert_adds_up(&first);
+    assert_eq!(first.files_rejected, 1, "{}", counts(&first));
+    assert!(
+        first.rejects[0].reason.contains("unreadable"),
+        "{:?}",
+        first.rejects
+    );
+
+    // Readable now, with the same size and version: read, not "unchanged".
+    let text = std::fs::read_to_string(
+        real.join("invictus-ir-aws_dataset/CloudTrail")
+            .read_dir()
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .min()
+            .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let second = store
+        .ingest(&sources, discovery(), &opts, &NoProgress)
+        .unwrap();
+    assert_adds_up(&second);
+    assert_eq!(
+        (second.files_read, second.files_unchanged),
+        (1, 0),
+        "{}",
+        counts(&second)
+    );
+    assert!(second.stored > 10, "{}", counts(&second));
+
+    let third = store
+        .ingest(&sources, discovery(), &opts, &NoProgress)
+        .unwrap();
+    assert_eq!(third.files_unchanged, 1, "{}", counts(&third));
 }
