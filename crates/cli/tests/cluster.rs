@@ -356,7 +356,7 @@ fn cluster_gives_the_embedded_answers() {
 #[test]
 fn engine_without_cluster_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let trail = synth(dir.path(), 500, 3);
+    let trail = synth(dir.path(), 1_000, 3);
     let store = dir.path().join("store");
     ingest(&store, &trail.join("AWSLogs"), None);
     let nobody = format!("ballista://127.0.0.1:{}", free_port());

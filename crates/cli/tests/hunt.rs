@@ -666,7 +666,7 @@ fn text_markdown_and_csv_escape_log_values() {
     );
     let csv = run("csv");
     assert!(csv.starts_with("arn,access_key_ids,"));
-    assert!(csv.contains(",'=cmd|x,"), "{csv}");
+    assert!(csv.contains(",\"'=cmd|x\","), "{csv}");
     assert!(!csv.contains('\u{1b}'));
 }
 
@@ -682,12 +682,27 @@ type Identity = (String, Option<String>);
 type Planted = (String, Vec<Identity>, Vec<Value>);
 
 /// Ground-truth sessions and decoys of every incident.
+/// Incidents planted to test the investigation of a path, whose calls are deliberately
+/// quiet (a few secret, object and parameter reads, below any threshold, from a console or a
+/// long-term key that also has benign use): no rule over single events or counts can tell
+/// them from normal work, so the hunt is not expected to find them; `investigate` is
+/// (tests/path.rs, tests/sso_path.rs).
+const QUIET: [&str; 3] = [
+    "quiet-data-theft",
+    "sso-console-keyless-login",
+    "sso-console-switch-renew",
+];
+
+/// The generator's incidents the shipped rules are meant to find, with their sessions and
+/// decoys.
 fn planted(f: &Fixture) -> Vec<Planted> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(f.trail.join("ground-truth")).unwrap() {
         let p = e.unwrap().path();
         let gt: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        if p.file_name().unwrap() == "index.json" {
+        if p.file_name().unwrap() == "index.json"
+            || QUIET.contains(&gt["incident"].as_str().unwrap())
+        {
             continue;
         }
         let sessions = gt["sessions"]
@@ -723,12 +738,15 @@ fn the_generators_incidents_are_hit_in_their_own_sessions() {
     let f = generated();
     let report = hunt_json(&f.store, &[]);
     let hit: Vec<&Value> = report["sessions"].as_array().unwrap().iter().collect();
+    let mut missed = Vec::new();
     for (incident, sessions, decoys) in planted(f) {
         let found = hit
             .iter()
             .filter(|s| sessions.contains(&identity(s)))
             .count();
-        assert!(found > 0, "{incident}: no shipped rule hit its sessions");
+        if found == 0 {
+            missed.push(incident.clone());
+        }
         for d in decoys {
             // A leaked long-term key's owner and thief share one session (key, ARN, no
             // creation date); only the source address tells them apart.
@@ -749,6 +767,10 @@ fn the_generators_incidents_are_hit_in_their_own_sessions() {
             );
         }
     }
+    assert!(
+        missed.is_empty(),
+        "no shipped rule hit the sessions of {missed:?}"
+    );
 }
 
 #[test]
@@ -772,17 +794,21 @@ fn sessions_rank_every_planted_incident_above_every_benign_session() {
         .iter()
         .position(|s| !attack.contains(&identity(s)))
         .unwrap();
+    let mut below = Vec::new();
     for (incident, sessions, _) in &planted {
         let best = ranked
             .iter()
             .position(|s| sessions.contains(&identity(s)))
             .unwrap_or_else(|| panic!("{incident} is not listed"));
-        assert!(
-            best < first_benign,
-            "{incident} ranks {best}, below benign {:#}",
-            ranked[first_benign]
-        );
+        if best > first_benign {
+            below.push(format!("{incident} ranks {best}"));
+        }
     }
+    assert!(
+        below.is_empty(),
+        "{below:?} below the first benign session {:#}",
+        ranked[first_benign]
+    );
 }
 
 /// The account id of each Stratus detonation file (anonymised per file).
