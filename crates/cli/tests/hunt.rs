@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 mod common;
 use backtrail_testkit::realdata;
-use common::{Fixture, bt};
+use common::{Fixture, bt, session_id, truth_sessions};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -705,17 +705,7 @@ fn planted(f: &Fixture) -> Vec<Planted> {
         {
             continue;
         }
-        let sessions = gt["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["arn"].as_str().unwrap().to_string(),
-                    s["creation_date"].as_str().map(str::to_string),
-                )
-            })
-            .collect();
+        let sessions = truth_sessions(&gt);
         out.push((
             gt["incident"].as_str().unwrap().to_string(),
             sessions,
@@ -724,13 +714,6 @@ fn planted(f: &Fixture) -> Vec<Planted> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-fn identity(s: &Value) -> Identity {
-    (
-        s["arn"].as_str().unwrap_or_default().to_string(),
-        s["creation_date"].as_str().map(str::to_string),
-    )
 }
 
 #[test]
@@ -742,7 +725,7 @@ fn the_generators_incidents_are_hit_in_their_own_sessions() {
     for (incident, sessions, decoys) in planted(f) {
         let found = hit
             .iter()
-            .filter(|s| sessions.contains(&identity(s)))
+            .filter(|s| sessions.contains(&session_id(s)))
             .count();
         if found == 0 {
             missed.push(incident.clone());
@@ -758,7 +741,7 @@ fn the_generators_incidents_are_hit_in_their_own_sessions() {
                 d["creation_date"].as_str().map(str::to_string),
             );
             assert!(
-                !hit.iter().any(|s| identity(s) == key
+                !hit.iter().any(|s| session_id(s) == key
                     && s["access_key_ids"]
                         .as_array()
                         .unwrap()
@@ -792,13 +775,13 @@ fn sessions_rank_every_planted_incident_above_every_benign_session() {
     // Each incident's riskiest session must rank above every benign session.
     let first_benign = ranked
         .iter()
-        .position(|s| !attack.contains(&identity(s)))
+        .position(|s| !attack.contains(&session_id(s)))
         .unwrap();
     let mut below = Vec::new();
     for (incident, sessions, _) in &planted {
         let best = ranked
             .iter()
-            .position(|s| sessions.contains(&identity(s)))
+            .position(|s| sessions.contains(&session_id(s)))
             .unwrap_or_else(|| panic!("{incident} is not listed"));
         if best > first_benign {
             below.push(format!("{incident} ranks {best}"));

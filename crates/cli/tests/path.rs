@@ -4,12 +4,12 @@
 //! capture, where the leaked key's spawned role sessions and backdoor console login, and its
 //! snapshot/AMI/bucket shares, are on the path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 mod common;
 use backtrail_testkit::realdata;
-use common::{Fixture, bt};
+use common::{Counts, Fixture, add_rows, bt};
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -59,22 +59,6 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|x| x.as_str().unwrap().to_string())
         .collect()
-}
-
-type Counts = BTreeMap<(String, String), (u64, u64, u64)>;
-
-fn add_rows(counts: &mut Counts, section: &serde_json::Value) {
-    for r in section["activity"]["rows"].as_array().unwrap() {
-        let e = counts
-            .entry((
-                r["event_source"].as_str().unwrap().into(),
-                r["event_name"].as_str().unwrap().into(),
-            ))
-            .or_default();
-        e.0 += r["occurrences"].as_u64().unwrap();
-        e.1 += r["successes"].as_u64().unwrap();
-        e.2 += r["failures"].as_u64().unwrap();
-    }
 }
 
 #[test]

@@ -2,12 +2,11 @@
 //! attacker's sessions equal the ground truth, decoys are not counted, and the VPC endpoint
 //! case is flagged.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 mod common;
-use common::{Fixture, bt};
+use common::{Counts, Fixture, add_rows, bt, session_id, truth_sessions};
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -22,42 +21,16 @@ fn investigate(f: &Fixture, incident: &str) -> serde_json::Value {
     f.report("investigate", incident)
 }
 
-type Counts = BTreeMap<(String, String), (u64, u64, u64)>;
-
 /// Per-API counts over the sections whose session is one of the ground truth's sessions.
 fn counts_of(inv: &serde_json::Value, gt: &serde_json::Value) -> (Counts, Vec<String>) {
-    let wanted: Vec<(String, Option<String>)> = gt["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["arn"].as_str().unwrap().to_string(),
-                s["creation_date"].as_str().map(str::to_string),
-            )
-        })
-        .collect();
+    let wanted = truth_sessions(gt);
     let mut counts = Counts::new();
     let mut ips = Vec::new();
     for s in inv["sessions"].as_array().unwrap() {
-        let key = (
-            s["arn"].as_str().unwrap_or("").to_string(),
-            s["creation_date"].as_str().map(str::to_string),
-        );
-        if !wanted.contains(&key) {
+        if !wanted.contains(&session_id(s)) {
             continue;
         }
-        for r in s["activity"]["rows"].as_array().unwrap() {
-            let e = counts
-                .entry((
-                    r["event_source"].as_str().unwrap().into(),
-                    r["event_name"].as_str().unwrap().into(),
-                ))
-                .or_default();
-            e.0 += r["occurrences"].as_u64().unwrap();
-            e.1 += r["successes"].as_u64().unwrap();
-            e.2 += r["failures"].as_u64().unwrap();
-        }
+        add_rows(&mut counts, s);
         for ip in s["origins"]["source_ips"].as_array().unwrap() {
             ips.push(ip["source_ip"].as_str().unwrap().to_string());
         }

@@ -75,3 +75,39 @@ impl Fixture {
         serde_json::from_slice(&out).unwrap()
     }
 }
+
+/// Per-API (event source, event name) counts: occurrences, successes, failures.
+pub type Counts = std::collections::BTreeMap<(String, String), (u64, u64, u64)>;
+
+/// Adds a report section's activity rows to `counts`.
+pub fn add_rows(counts: &mut Counts, section: &serde_json::Value) {
+    for r in section["activity"]["rows"].as_array().unwrap() {
+        let e = counts
+            .entry((
+                r["event_source"].as_str().unwrap().into(),
+                r["event_name"].as_str().unwrap().into(),
+            ))
+            .or_default();
+        e.0 += r["occurrences"].as_u64().unwrap();
+        e.1 += r["successes"].as_u64().unwrap();
+        e.2 += r["failures"].as_u64().unwrap();
+    }
+}
+
+/// A session's identity as reports and ground truth write it: ARN and creation date.
+pub fn session_id(s: &serde_json::Value) -> (String, Option<String>) {
+    (
+        s["arn"].as_str().unwrap_or("").to_string(),
+        s["creation_date"].as_str().map(str::to_string),
+    )
+}
+
+/// The sessions a ground-truth file names.
+pub fn truth_sessions(gt: &serde_json::Value) -> Vec<(String, Option<String>)> {
+    gt["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(session_id)
+        .collect()
+}
