@@ -433,8 +433,17 @@ pub fn path_flags<L: EventLookup>(
                 .as_deref()
                 .and_then(account_of)
                 .or(chain.account.as_deref());
+            // A console SwitchRole or RenewRole is logged as the session it starts, so its
+            // caller's account is the new one: the path came from where it stood before.
+            let before = accounts.last().cloned();
+            let from = match (hop.caller.account.as_deref(), before.as_deref()) {
+                (Some(c), Some(b)) if Some(c) == issued_account && b != c => Some(b),
+                (Some(c), _) => Some(c),
+                (None, b) => b,
+            }
+            .map(str::to_string);
             visit(hop.caller.account.as_deref(), &mut accounts);
-            if let (Some(from), Some(to)) = (hop.caller.account.as_deref(), issued_account)
+            if let (Some(from), Some(to)) = (from.as_deref(), issued_account)
                 && from != to
             {
                 let foreign = if known_accounts.iter().any(|k| k == from) {

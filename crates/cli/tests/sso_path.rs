@@ -107,6 +107,33 @@ fn identity_center_console_paths_have_one_sign_in_hop_to_the_person() {
 }
 
 #[test]
+fn console_paths_state_their_path_facts() {
+    let f = fixture();
+    let mut missing = Vec::new();
+    for name in CONSOLE_PATHS {
+        let truth = f.json(&format!("ground-truth/{name}.json"));
+        let inv = f.report("investigate", name);
+        let got: Vec<&str> = inv["path_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap())
+            .collect();
+        // Written only when the incident plants any.
+        let planted = match &truth["path_flags"] {
+            Value::Null => Vec::new(),
+            v => strs(v),
+        };
+        for want in planted {
+            if !got.contains(&want.as_str()) {
+                missing.push(format!("{name}: {want} not in {got:?}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+#[test]
 fn every_session_on_a_console_path_has_one_section_with_all_its_keys_and_calls() {
     let f = fixture();
     for name in CONSOLE_PATHS {

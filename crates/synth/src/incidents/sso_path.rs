@@ -370,5 +370,13 @@ pub(super) fn sso_switch_renew(
         title: "The API GetSecretValue was invoked using a console session of an Identity Center user from an unusual location.",
         remote_account: None,
     };
-    sc.finish(meta, vec![&console, &switched.sess, &renewed.sess], None)
+    let mut inc = sc.finish(meta, vec![&console, &switched.sess, &renewed.sess], None);
+    // The switch crosses from dev into prod; the renewed session reads a secret.
+    inc.truth.path_flags = vec![
+        "cross_account".into(),
+        "identity_center".into(),
+        "console_session".into(),
+        "data_access".into(),
+    ];
+    inc
 }
