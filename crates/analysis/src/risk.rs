@@ -7,8 +7,7 @@
 use crate::origin::{IpClass, UaKind, classify_ip, classify_user_agent};
 use backtrail_hunt::Level;
 use backtrail_model::time::format_iso;
-use backtrail_model::{SessionKey, SessionSummary};
-use backtrail_normalize::SessionAggregator;
+use backtrail_model::{SessionAggregator, SessionKey, SessionSummary};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,7 +6,9 @@
 //! ids are recycled), while every key the console minted for one sign-in belongs to one.
 
 use backtrail_model::time::{format_iso, parse_iso};
-use backtrail_model::{EventLookup, Issuance, Millis, SessionKey, SessionSummary, Window};
+use backtrail_model::{
+    EventLookup, Issuance, Millis, SESSION_LIST_CAP, SessionKey, SessionSummary, Window,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
 
@@ -26,10 +28,6 @@ const ROLE_SESSION_ISSUERS: &[&str] = &[
     "SwitchRole",
     "RenewRole",
 ];
-
-/// Bound on the distinct values a session row keeps per list (normalize's `SESSION_LIST_CAP`;
-/// this crate does not depend on normalize).
-const SESSION_LIST_CAP: usize = 64;
 
 /// Prefixes of IAM unique ids (users, roles, groups, policies, ...), as opposed to key ids.
 const UNIQUE_ID_PREFIXES: &[&str] = &[

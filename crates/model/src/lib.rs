@@ -7,10 +7,12 @@
 //! answer [`EventLookup`] can feed them.
 
 pub mod json;
+pub mod session_agg;
 pub mod text;
 pub mod time;
 
 use serde::{Deserialize, Serialize};
+pub use session_agg::{SESSION_LIST_CAP, SessionAggregator};
 
 /// Milliseconds since the Unix epoch, UTC. CloudTrail times have second precision, but
 /// shipper-reshaped records carry milliseconds, and ordering must not lose them.
