@@ -2,7 +2,8 @@
 //! chains and every session those spawned (the attacker's whole path), each with its
 //! activity and origins, plus a total and the facts about the path as a whole.
 
-use crate::activity::{Activity, Catalog, summarize};
+use crate::activity::{Activity, summarize};
+use crate::catalog::Catalog;
 use crate::chain::{SessionChain, WhoReport};
 use crate::forward::{self, Forward, SpawnedBy};
 use crate::origin::{GeoLookup, Origins, analyze};

@@ -6,6 +6,8 @@
 //! over events held in memory, and builds without the query engine.
 
 pub mod activity;
+pub mod calls;
+pub mod catalog;
 pub mod chain;
 mod federation;
 pub mod forward;

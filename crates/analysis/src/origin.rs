@@ -6,7 +6,8 @@
 //! checked against the records themselves. User-agent patterns and the API lists behind the
 //! tampering, persistence and bulk-read flags are reviewed data files (`data/`).
 
-use crate::activity::{Catalog, CatalogError, Counted, api_name, iso, json_of, tsv_rows};
+use crate::calls::{Counted, api_name, iso, json_of};
+use crate::catalog::{Catalog, CatalogError, tsv_rows};
 use backtrail_model::time::format_iso;
 use backtrail_model::{Event, Millis};
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,8 @@
 //! `access_denied_burst` are reviewed data files (`data/data_access.tsv`,
 //! `data/exfiltration.tsv`, `data/denied_codes.tsv`).
 
-use crate::activity::{Catalog, api_name, json_of, parse_denial, tsv_rows};
+use crate::calls::{api_name, json_of, parse_denial};
+use crate::catalog::{Catalog, tsv_rows};
 use crate::chain::{OriginKind, WhoReport};
 use crate::forward::SpawnedBy;
 use crate::origin::{EVIDENCE_IDS, list};
@@ -153,7 +154,7 @@ struct Rules {
     denied: BTreeSet<String>,
 }
 
-fn parse_rules() -> Result<Rules, crate::activity::CatalogError> {
+fn parse_rules() -> Result<Rules, crate::catalog::CatalogError> {
     let mut data = BTreeMap::new();
     for (_, c) in tsv_rows(DATA_ACCESS_TSV, "data_access.tsv", 4)? {
         let condition = (c[2] != "-")
@@ -176,7 +177,7 @@ fn parse_rules() -> Result<Rules, crate::activity::CatalogError> {
             "bucket_acl" => Shape::BucketAcl,
             "replication" => Shape::Replication,
             other => {
-                return Err(crate::activity::CatalogError {
+                return Err(crate::catalog::CatalogError {
                     table: "exfiltration.tsv".into(),
                     line,
                     message: format!("unknown shape {other:?}"),

@@ -2,7 +2,8 @@
 //! named by `BACKTRAIL_REALDATA`). Expected values are computed here from the raw files with
 //! serde_json, independently of the record parser and of the code under test.
 
-use backtrail_analysis::activity::{Activity, ActivityRow, Catalog, summarize};
+use backtrail_analysis::activity::{Activity, ActivityRow, summarize};
+use backtrail_analysis::catalog::Catalog;
 use backtrail_analysis::origin::{FlagKind, Origins, analyze};
 use backtrail_model::Event;
 use backtrail_normalize::parse_file;
