@@ -1,12 +1,12 @@
 //! Who + what + where in one report: the subject's sessions, every session on their
 //! chains and every session those spawned (the attacker's whole path), each with its
-//! activity and origins, plus a total and the facts about the path as a whole.
+//! activity and network sources, plus a total and the facts about the path as a whole.
 
 use crate::activity::{Activity, summarize};
 use crate::catalog::Catalog;
 use crate::chain::{SessionChain, WhoReport};
 use crate::forward::{self, Forward, SpawnedBy};
-use crate::origin::{GeoLookup, Origins, analyze};
+use crate::network::{GeoLookup, NetworkSources, analyze};
 use crate::path::hop_sessions;
 use crate::path_facts::{PathFlag, PathSession, path_flags};
 use backtrail_model::time::{format_iso, parse_iso};
@@ -23,7 +23,7 @@ pub struct Investigation {
     /// One section per session: the subject's first, then the sessions along its chain
     /// from the origin onward, then the sessions the path spawned (in the order found).
     pub sessions: Vec<SessionSection>,
-    /// Activity and origins over every event of every section.
+    /// Activity and network sources over every event of every section.
     pub combined: Body,
     /// Facts about the whole path: its hops and origin, the sessions it spawned and every
     /// section's calls (see path_facts.rs).
@@ -57,11 +57,13 @@ pub struct SessionSection {
     pub body: Body,
 }
 
-/// Activity and origins of a set of events.
+/// Activity and network sources of a set of events.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Body {
     pub activity: Activity,
-    pub origins: Origins,
+    /// Where the calls came from (`origins` in the JSON contract).
+    #[serde(rename = "origins")]
+    pub sources: NetworkSources,
 }
 
 /// A section to build: role, ARN, creation date and the session's rows.
@@ -128,7 +130,7 @@ fn subject_rows<L: EventLookup>(lookup: &L, s: &SessionChain) -> Result<Vec<Sess
 fn body(events: &[Event], known: &[String], geo: Option<&dyn GeoLookup>) -> Body {
     Body {
         activity: summarize(events, Catalog::builtin()),
-        origins: analyze(events, known, geo),
+        sources: analyze(events, known, geo),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The three questions over plain events: who (the identity chain back to its origin),
-//! what (a session's activity), and from where (its network origin and flags).
+//! what (a session's activity), and from where (its network sources and flags).
 //!
 //! Everything here works on [`backtrail_model`] types through the
 //! [`backtrail_model::EventLookup`] trait, so it runs the same over the Parquet store and
@@ -12,7 +12,7 @@ pub mod chain;
 mod federation;
 pub mod forward;
 pub mod investigate;
-pub mod origin;
+pub mod network;
 mod path;
 pub mod path_facts;
 pub mod risk;

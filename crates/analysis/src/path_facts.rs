@@ -11,7 +11,7 @@ use crate::calls::{api_name, json_of, parse_denial};
 use crate::catalog::{Catalog, tsv_rows};
 use crate::chain::{OriginKind, WhoReport};
 use crate::forward::SpawnedBy;
-use crate::origin::{EVIDENCE_IDS, list};
+use crate::network::{EVIDENCE_IDS, list};
 use backtrail_model::time::format_iso;
 use backtrail_model::{Event, EventLookup, Millis};
 use serde::{Deserialize, Serialize};

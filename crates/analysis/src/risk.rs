@@ -4,7 +4,7 @@
 //! the session's summary shows (attack tools, failures, networks), what is new for its
 //! principal, and what the hunting rules found in its calls; every point has its reason.
 
-use crate::origin::{IpClass, UaKind, classify_ip, classify_user_agent};
+use crate::network::{IpClass, UaKind, classify_ip, classify_user_agent};
 use backtrail_hunt::Level;
 use backtrail_model::time::format_iso;
 use backtrail_model::{SessionAggregator, SessionKey, SessionSummary};

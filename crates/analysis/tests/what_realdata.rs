@@ -1,10 +1,10 @@
-//! The activity and origin analyses on real captures (`/work/shared/realdata`, or the folder
+//! The activity and network-source analyses on real captures (`/work/shared/realdata`, or the folder
 //! named by `BACKTRAIL_REALDATA`). Expected values are computed here from the raw files with
 //! serde_json, independently of the record parser and of the code under test.
 
 use backtrail_analysis::activity::{Activity, ActivityRow, summarize};
 use backtrail_analysis::catalog::Catalog;
-use backtrail_analysis::origin::{FlagKind, Origins, analyze};
+use backtrail_analysis::network::{FlagKind, NetworkSources, analyze};
 use backtrail_model::Event;
 use backtrail_normalize::parse_file;
 use serde_json::Value;
@@ -285,7 +285,7 @@ fn traildiscover_denial_variants() {
     }
 }
 
-fn flags_of(o: &Origins, kind: FlagKind) -> Vec<&backtrail_analysis::origin::Flag> {
+fn flags_of(o: &NetworkSources, kind: FlagKind) -> Vec<&backtrail_analysis::network::Flag> {
     o.flags.iter().filter(|f| f.kind == kind).collect()
 }
 
@@ -298,14 +298,14 @@ fn ids(raw: &[Value], pred: impl Fn(&Value) -> bool) -> BTreeSet<String> {
 }
 
 /// A flag whose detail names `needle`, its evidence drawn from `allowed`, its count `count`.
-fn check_flag(o: &Origins, kind: FlagKind, needle: &str, allowed: &BTreeSet<String>) {
+fn check_flag(o: &NetworkSources, kind: FlagKind, needle: &str, allowed: &BTreeSet<String>) {
     let f = flags_of(o, kind)
         .into_iter()
         .find(|f| f.detail.contains(needle))
         .unwrap_or_else(|| panic!("no {kind:?} flag naming {needle}"));
     assert_eq!(f.count, allowed.len() as u64, "{kind:?} {needle} count");
     assert!(!f.evidence_event_ids.is_empty());
-    assert!(f.evidence_event_ids.len() <= backtrail_analysis::origin::EVIDENCE_IDS);
+    assert!(f.evidence_event_ids.len() <= backtrail_analysis::network::EVIDENCE_IDS);
     for id in &f.evidence_event_ids {
         assert!(
             allowed.contains(id),
@@ -318,7 +318,7 @@ fn check_flag(o: &Origins, kind: FlagKind, needle: &str, allowed: &BTreeSet<Stri
 /// addresses, Stratus user agents, stolen instance credentials and the secrets dump are all
 /// flagged, each with evidence ids of the records that show it.
 #[test]
-fn invictus_origin_flags_carry_evidence() {
+fn invictus_network_flags_carry_evidence() {
     let Some((events, raw)) = load("invictus-ir-aws_dataset") else {
         return;
     };

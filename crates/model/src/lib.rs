@@ -3,7 +3,7 @@
 //! An [`Event`] is one CloudTrail record with the fields that attribution depends on pulled
 //! out into typed values, and everything else kept as JSON text so that the record can be
 //! printed again as AWS wrote it. The crate has no query engine and no I/O: the analyses
-//! (chain, session, activity, origin) work on these plain types, and any store that can
+//! (chain, session, activity, network sources) work on these plain types, and any store that can
 //! answer [`EventLookup`] can feed them.
 
 pub mod json;

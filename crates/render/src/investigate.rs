@@ -4,7 +4,7 @@
 use crate::{cut, text};
 use backtrail_analysis::activity::{Activity, ActivityRow};
 use backtrail_analysis::investigate::{Body, Investigation};
-use backtrail_analysis::origin::Origins;
+use backtrail_analysis::network::NetworkSources;
 use backtrail_model::text::csv_field;
 use backtrail_model::time::format_iso;
 use std::fmt::Write;
@@ -138,7 +138,7 @@ fn activity(out: &mut String, a: &Activity, width: usize) {
     );
 }
 
-fn origins(out: &mut String, o: &Origins, width: usize) {
+fn origins(out: &mut String, o: &NetworkSources, width: usize) {
     let rows: Vec<Vec<String>> = o
         .source_ips
         .iter()
@@ -219,7 +219,7 @@ fn body(out: &mut String, b: &Body, parts: Parts, width: usize) {
         activity(out, &b.activity, width);
     }
     if parts.r#where {
-        origins(out, &b.origins, width);
+        origins(out, &b.sources, width);
     }
 }
 
@@ -421,7 +421,7 @@ pub fn markdown(inv: &Investigation) -> String {
         out,
         "\n## Sources\n\n| source | class | calls |\n|---|---|---|"
     );
-    for s in &b.origins.source_ips {
+    for s in &b.sources.source_ips {
         let _ = writeln!(
             out,
             "| {} | {} | {} |",
@@ -431,7 +431,7 @@ pub fn markdown(inv: &Investigation) -> String {
         );
     }
     let _ = writeln!(out, "\n## Flags\n");
-    for f in &b.origins.flags {
+    for f in &b.sources.flags {
         let _ = writeln!(
             out,
             "- **{}** ({} events): {} — evidence {}",

@@ -41,7 +41,7 @@ pub fn of_investigation(
         for r in &s.body.activity.rows {
             ids.extend(r.sample_event_ids.iter().cloned());
         }
-        for f in &s.body.origins.flags {
+        for f in &s.body.sources.flags {
             ids.extend(f.evidence_event_ids.iter().cloned());
         }
         let name = s

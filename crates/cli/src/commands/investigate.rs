@@ -162,7 +162,7 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
         .geoip
         .iter()
         .map(|p| {
-            backtrail_analysis::origin::MaxMindDb::open(p)
+            backtrail_analysis::network::MaxMindDb::open(p)
                 .map_err(|e| CliError::new(ExitStatus::Input, format!("{}: {e}", p.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -172,7 +172,7 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
         } else {
             window(&a.subject)?
         },
-        geo: (!geo.is_empty()).then_some(&geo as &dyn backtrail_analysis::origin::GeoLookup),
+        geo: (!geo.is_empty()).then_some(&geo as &dyn backtrail_analysis::network::GeoLookup),
         source_ips: a.source_ips.clone(),
         include_chain: kind == Kind::All,
     };
@@ -245,7 +245,7 @@ fn html(
         for r in &s.body.activity.rows {
             ids.extend(r.sample_event_ids.iter().take(EVIDENCE_PER_ROW).cloned());
         }
-        for f in &s.body.origins.flags {
+        for f in &s.body.sources.flags {
             ids.extend(f.evidence_event_ids.iter().cloned());
         }
         if let Some(b) = &s.spawned_by {
