@@ -3,7 +3,7 @@
 //! one call: whether it read data or secrets, and whom a sharing call opened data to.
 
 use super::{account_of, made_by_aws};
-use crate::calls::{api_name, json_of};
+use crate::calls::{api_name, json_of, scalar};
 use crate::catalog::tsv_rows;
 use backtrail_model::Event;
 use serde_json::Value;
@@ -92,15 +92,6 @@ pub(super) fn parse_rules() -> Result<Rules, crate::catalog::CatalogError> {
 pub(super) static RULES: LazyLock<Rules> =
     LazyLock::new(|| parse_rules().expect("the built-in path-fact tables parse"));
 
-pub(super) fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Whether `ev` is a successful data or secret read; the rule's words.
 pub(super) fn data_read<'r>(rules: &'r Rules, ev: &Event) -> Option<&'r DataRule> {
     if ev.failed() || made_by_aws(ev) {
@@ -112,7 +103,7 @@ pub(super) fn data_read<'r>(rules: &'r Rules, ev: &Event) -> Option<&'r DataRule
     ))?;
     if let Some((key, want)) = &rule.condition {
         let req = json_of(ev.request_parameters.as_deref())?;
-        let got = req.get(key).and_then(text_of)?;
+        let got = req.get(key).and_then(scalar)?;
         if !got.eq_ignore_ascii_case(want) {
             return None;
         }
@@ -195,7 +186,7 @@ pub(super) fn grantees(shape: Shape, ev: &Event, ours: &dyn Fn(&str) -> bool) ->
                         .get("AWS")
                         .map(|v| match v {
                             Value::String(s) => vec![s.clone()],
-                            Value::Array(a) => a.iter().filter_map(text_of).collect(),
+                            Value::Array(a) => a.iter().filter_map(scalar).collect(),
                             _ => Vec::new(),
                         })
                         .unwrap_or_default(),
@@ -216,8 +207,8 @@ pub(super) fn grantees(shape: Shape, ev: &Event, ours: &dyn Fn(&str) -> bool) ->
             let canned = req
                 .get("x-amz-acl")
                 .and_then(|v| match v {
-                    Value::Array(a) => a.first().and_then(text_of),
-                    v => text_of(v),
+                    Value::Array(a) => a.first().and_then(scalar),
+                    v => scalar(v),
                 })
                 .unwrap_or_default();
             if matches!(
@@ -239,7 +230,7 @@ pub(super) fn grantees(shape: Shape, ev: &Event, ours: &dyn Fn(&str) -> bool) ->
                 match n {
                     Value::Object(m) => {
                         if let Some(Value::Object(d)) = m.get("Destination")
-                            && let Some(a) = d.get("Account").and_then(text_of)
+                            && let Some(a) = d.get("Account").and_then(scalar)
                         {
                             account(&a, &mut out);
                         }

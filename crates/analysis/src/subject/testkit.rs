@@ -1,4 +1,3 @@
-
 //! Small hand-made CloudTrail records, parsed the way ingest parses them.
 
 use backtrail_model::MemoryLookup;

@@ -1,4 +1,3 @@
-
 use super::testkit::*;
 use super::*;
 use serde_json::json;
