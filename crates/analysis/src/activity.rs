@@ -3,7 +3,7 @@
 //!
 //! The judgement calls (which reads matter, how to classify a call when the log does not say
 //! whether it was read-only, where each API names its target) live in the reviewed tables of
-//! the [`Catalog`](crate::catalog::Catalog).
+//! the [`Catalog`].
 
 use crate::calls::{Counted, Denial, iso, json_of, parse_denial, resource_arns};
 use crate::catalog::{Catalog, SensitiveRule};
