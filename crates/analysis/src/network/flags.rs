@@ -58,7 +58,7 @@ pub(super) fn private_sources(order: &[&Event]) -> Option<Flag> {
         e.note(ev);
     }
     let mut ips: Vec<_> = per.into_iter().collect();
-    ips.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.1.3.cmp(&b.1.3)));
+    ips.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.1.3.cmp(&b.1.3)).then(a.0.cmp(b.0)));
     let detail = format!(
         "calls from private addresses, which AWS logs for calls through a VPC endpoint (an \
          address in the caller's VPC) and which otherwise point to an anonymised log: {}",

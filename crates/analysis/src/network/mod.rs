@@ -275,7 +275,14 @@ fn ip_rows(order: &[&Event], geo: Option<&dyn GeoLookup>) -> Vec<SourceIp> {
             a.row
         })
         .collect();
-    rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
+    // The address breaks ties, so rows equal in count and first call come out in one order
+    // on every run (the map's order is random).
+    rows.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then(a.source_ip.cmp(&b.source_ip))
+    });
     rows
 }
 

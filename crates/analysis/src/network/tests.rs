@@ -552,6 +552,38 @@ fn rows_by_address_and_user_agent_with_geo() {
 }
 
 #[test]
+fn rows_that_tie_come_out_in_address_order() {
+    // Same count and same first second: only the address can order them, on every run.
+    let ips = [
+        "203.0.113.9",
+        "10.0.0.7",
+        "198.51.100.20",
+        "45.1.2.3",
+        "10.0.0.1",
+    ];
+    for _ in 0..8 {
+        let evs = parse(
+            ips.iter()
+                .enumerate()
+                .map(|(i, ip)| rec(&format!("e{i}"), 1, json!({ "sourceIPAddress": ip })))
+                .collect(),
+        );
+        let o = analyze(&evs, &[], None);
+        let got: Vec<&str> = o.source_ips.iter().map(|r| r.source_ip.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "10.0.0.1",
+                "10.0.0.7",
+                "198.51.100.20",
+                "203.0.113.9",
+                "45.1.2.3"
+            ]
+        );
+    }
+}
+
+#[test]
 fn bad_network_tables_are_refused() {
     assert!(Patterns::parse("glob\tx\tsdk\tX\n", "").is_err());
     assert!(Patterns::parse("prefix\tx\tnot_a_kind\tX\n", "").is_err());
