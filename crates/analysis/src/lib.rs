@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod chain;
+pub mod evidence;
 mod federation;
 pub mod forward;
 pub mod investigate;
@@ -15,3 +16,4 @@ mod path;
 pub mod path_facts;
 pub mod risk;
 pub mod subject;
+pub mod triage;

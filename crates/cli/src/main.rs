@@ -7,6 +7,7 @@
 mod args;
 mod cluster;
 mod commands;
+mod output;
 mod terminal;
 
 use clap::Parser;

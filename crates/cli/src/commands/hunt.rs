@@ -1,12 +1,12 @@
 //! `hunt`: Sigma rules over the store, hits grouped by session.
 
-use crate::args::{HuntArgs, HuntFormat};
+use crate::args::HuntArgs;
 use crate::commands::investigate::time;
+use crate::output::{Format, Output};
 use crate::{CliError, ExitStatus};
 use backtrail_engine::Engine;
 use backtrail_engine::output::{QueryFormat, write};
 use backtrail_hunt::{Filter, HuntReport, Plan, RuleSet};
-use std::io::Write;
 
 impl From<backtrail_hunt::HuntError> for CliError {
     fn from(e: backtrail_hunt::HuntError) -> Self {
@@ -76,23 +76,18 @@ pub fn hunt(a: HuntArgs) -> Result<(), CliError> {
             "no rule that can run: every rule given was skipped (see the reasons above)",
         ));
     }
-    let engine = a.store.open()?;
+    let engine = crate::commands::open(&a.store)?;
     let filter = Filter {
         since: time("since", &a.since)?,
         until: time("until", &a.until)?,
         accounts: a.accounts.clone(),
     };
     let report = run(&engine, &set, &filter, &a.store.store)?;
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        HuntFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        HuntFormat::Text => write!(out, "{}", backtrail_render::hunt::render(&report))?,
-        HuntFormat::Markdown => write!(out, "{}", backtrail_render::hunt::markdown(&report))?,
-        HuntFormat::Csv => write!(out, "{}", backtrail_render::hunt::csv(&report))?,
-    }
-    Ok(())
+    Output::json(&report)
+        .text(Format::Text, || Ok(backtrail_render::hunt::render(&report)))
+        .text(Format::Markdown, || {
+            Ok(backtrail_render::hunt::markdown(&report))
+        })
+        .text(Format::Csv, || Ok(backtrail_render::hunt::csv(&report)))
+        .print(a.format.into())
 }

@@ -1,7 +1,8 @@
 //! `backtrail verify`: digest signatures and chains, log file hashes, logging changes; the
 //! result is kept in the store for `investigate`.
 
-use crate::args::{VerifyArgs, VerifyFormat};
+use crate::args::VerifyArgs;
+use crate::output::{Format, Output};
 use crate::{CliError, ExitStatus};
 use backtrail_model::Event;
 use backtrail_sources::{Filter, Sources};
@@ -9,7 +10,6 @@ use backtrail_store::Store;
 use backtrail_store::manifest::{sync_dir, write_durably};
 use backtrail_verify::logging::{BUCKET_EVENTS, TRAIL_EVENTS, logging_events};
 use backtrail_verify::{Pointer, PublicKeys, Verification};
-use std::io::Write;
 use std::path::Path;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -39,16 +39,14 @@ pub fn run(a: VerifyArgs) -> Result<(), CliError> {
             store.display()
         ));
     }
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        VerifyFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &v.report)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        VerifyFormat::Text => write!(out, "{}", backtrail_verify::render::text(&v.report))?,
-        VerifyFormat::Markdown => write!(out, "{}", backtrail_verify::render::markdown(&v.report))?,
-    }
+    Output::json(&v.report)
+        .text(Format::Text, || {
+            Ok(backtrail_verify::render::text(&v.report))
+        })
+        .text(Format::Markdown, || {
+            Ok(backtrail_verify::render::markdown(&v.report))
+        })
+        .print(a.format.into())?;
     if v.report.summary.problems {
         return Err(CliError::new(
             ExitStatus::Problems,
