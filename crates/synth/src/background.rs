@@ -223,6 +223,7 @@ impl Ctx<'_> {
     }
 }
 
+/// A role of one of the trail's accounts.
 fn role(world: &World, rng: &mut Rng, acct: usize, path: &str, name: &str) -> Role {
     let a = &world.accounts[acct];
     Role::new(rng, &a.id, a.num, path, name)

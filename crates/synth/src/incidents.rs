@@ -19,14 +19,20 @@ use crate::truth::{
 use crate::world::{ATTACKER_ACCOUNT, DEV, HOME, MGMT, PROD, REGIONS, Role, SEC, User, World};
 
 mod access_denied_storm;
+mod build;
 mod cross_account_role_chain;
 mod ec2_credentials_exfiltration;
 mod identity_center_console;
+mod key_minting_leaked_key;
 mod leaked_iam_key;
-mod path;
+mod quiet_data_theft;
 mod recycled_access_key;
 mod sso_path;
 mod vpc_endpoint_stolen_credentials;
+
+use build::{
+    denied, iam_user_gen, new_access_key, object, ok, own_role_gen, parameter, role, secret, user,
+};
 
 /// Incident names, in the order they are planted.
 pub(crate) const NAMES: [&str; 11] = [
@@ -649,14 +655,6 @@ fn finding(rng: &mut Rng, f: &FindingSpec<'_>) -> Value {
     })
 }
 
-fn ok(src: Src, name: &str, region: usize) -> (Src, &str, usize, Outcome) {
-    (src, name, region, Outcome::Normal)
-}
-
-fn denied(src: Src, name: &str, region: usize) -> (Src, &str, usize, Outcome) {
-    (src, name, region, Outcome::Denied)
-}
-
 /// Builds every incident for a run starting at `start` lasting `days`.
 pub(crate) fn build_all(world: &World, seed: u64, start: i64, days: u32) -> Vec<Incident> {
     let anchor = |i: usize| {
@@ -672,36 +670,9 @@ pub(crate) fn build_all(world: &World, seed: u64, start: i64, days: u32) -> Vec<
         recycled_access_key::recycled_access_key(world, seed, anchor(4)),
         vpc_endpoint_stolen_credentials::vpc_endpoint_stolen_credentials(world, seed, anchor(5)),
         access_denied_storm::access_denied_storm(world, seed, anchor(6)),
-        path::key_minting_leaked_key(world, seed, anchor(7)),
-        path::quiet_data_theft(world, seed, anchor(8)),
+        key_minting_leaked_key::key_minting_leaked_key(world, seed, anchor(7)),
+        quiet_data_theft::quiet_data_theft(world, seed, anchor(8)),
         sso_path::sso_switch_renew(world, seed, anchor(9), 9, true),
         sso_path::sso_switch_renew(world, seed, anchor(10), 10, false),
     ]
-}
-
-fn user(world: &World, rng: &mut Rng, acct: usize, name: &str) -> User {
-    let a = &world.accounts[acct];
-    User::new(rng, &a.id, a.num, name)
-}
-
-fn role(world: &World, rng: &mut Rng, acct: usize, path: &str, name: &str) -> Role {
-    let a = &world.accounts[acct];
-    Role::new(rng, &a.id, a.num, path, name)
-}
-
-/// requestParameters/target of an IAM call about the caller's own role.
-fn own_role_gen(role: &Role) -> impl Fn(&mut Fill<'_>) + use<> {
-    let (name, arn) = (role.name.clone(), role.arn());
-    move |f: &mut Fill<'_>| {
-        f.s.req.push_str(&format!("{{\"roleName\":\"{name}\"}}"));
-        f.s.target.push_str(&arn);
-    }
-}
-
-fn iam_user_gen(name: String, account: String) -> impl Fn(&mut Fill<'_>) {
-    move |f: &mut Fill<'_>| {
-        f.s.req.push_str(&format!("{{\"userName\":\"{name}\"}}"));
-        f.s.target
-            .push_str(&format!("arn:aws:iam::{account}:user/{name}"));
-    }
 }

@@ -69,16 +69,14 @@ impl GithubCi {
                 self.region,
                 t,
                 api,
-                &Caller {
-                    identity: &self.cfn_ident,
-                    arn: &live.cred.arn,
-                    ip: "cloudformation.amazonaws.com",
-                    ua: "cloudformation.amazonaws.com",
-                    cli: false,
-                    tls: None,
-                    console: false,
-                    vpce: None,
-                },
+                &Caller::program(
+                    &self.cfn_ident,
+                    &live.cred.arn,
+                    "cloudformation.amazonaws.com",
+                    "cloudformation.amazonaws.com",
+                    false,
+                    None,
+                ),
                 Outcome::Normal,
             );
         }
@@ -90,16 +88,14 @@ impl GithubCi {
             self.region,
             t,
             api,
-            &Caller {
-                identity: &live.ident,
-                arn: &live.cred.arn,
-                ip: &self.ip,
-                ua: UA_GHA_CLI,
-                cli: true,
-                tls: Some(true),
-                console: false,
-                vpce: None,
-            },
+            &Caller::program(
+                &live.ident,
+                &live.cred.arn,
+                &self.ip,
+                UA_GHA_CLI,
+                true,
+                Some(true),
+            ),
             outcome,
         )
     }

@@ -54,16 +54,14 @@ impl ConfigRecorder {
             region,
             t,
             api,
-            &Caller {
-                identity: &self.ident_invoked,
-                arn: &live.cred.arn,
-                ip: "config.amazonaws.com",
-                ua: "config.amazonaws.com",
-                cli: false,
-                tls: None,
-                console: false,
-                vpce: None,
-            },
+            &Caller::program(
+                &self.ident_invoked,
+                &live.cred.arn,
+                "config.amazonaws.com",
+                "config.amazonaws.com",
+                false,
+                None,
+            ),
             Outcome::Normal,
         )
     }

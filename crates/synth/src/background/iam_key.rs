@@ -28,16 +28,14 @@ impl IamKey {
             self.region,
             t,
             api,
-            &Caller {
-                identity: &self.ident,
-                arn: &self.arn,
-                ip: &self.ip,
-                ua: self.ua,
-                cli: false,
-                tls: Some(false),
-                console: false,
-                vpce: None,
-            },
+            &Caller::program(
+                &self.ident,
+                &self.arn,
+                &self.ip,
+                self.ua,
+                false,
+                Some(false),
+            ),
             outcome,
         )
     }

@@ -96,16 +96,14 @@ impl Inventory {
             region,
             t,
             api,
-            &Caller {
-                identity: &live.ident,
-                arn: &live.cred.arn,
+            &Caller::program(
+                &live.ident,
+                &live.cred.arn,
                 ip,
-                ua: UA_LAMBDA_PY,
-                cli: false,
-                tls: Some(true),
-                console: false,
-                vpce: None,
-            },
+                UA_LAMBDA_PY,
+                false,
+                Some(true),
+            ),
             outcome,
         )
     }

@@ -59,16 +59,14 @@ impl Saas {
             region,
             t,
             api,
-            &Caller {
-                identity: &live.ident,
-                arn: &live.cred.arn,
+            &Caller::program(
+                &live.ident,
+                &live.cred.arn,
                 ip,
-                ua: UA_DATADOG,
-                cli: false,
-                tls: Some(true),
-                console: false,
-                vpce: None,
-            },
+                UA_DATADOG,
+                false,
+                Some(true),
+            ),
             Outcome::Normal,
         )
     }

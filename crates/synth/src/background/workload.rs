@@ -66,16 +66,7 @@ impl Workload {
             self.region,
             t,
             api,
-            &Caller {
-                identity: &live.ident,
-                arn: &live.cred.arn,
-                ip,
-                ua,
-                cli: false,
-                tls: Some(true),
-                console: false,
-                vpce: None,
-            },
+            &Caller::program(&live.ident, &live.cred.arn, ip, ua, false, Some(true)),
             outcome,
         )
     }

@@ -34,14 +34,7 @@ pub(super) fn access_denied_storm(w: &World, seed: u64, anchor: i64) -> Incident
     for i in 0..6 {
         t += sc.rng.range(3, 20);
         if i == 0 {
-            sc.call(
-                t,
-                &mut ci,
-                HOME,
-                Src::Sts,
-                "GetCallerIdentity",
-                Outcome::Normal,
-            );
+            sc.call_ok(t, &mut ci, HOME, Src::Sts, "GetCallerIdentity");
         } else {
             let b = docs.clone();
             let key = format!("site/docs/page-{i}.html");
@@ -52,7 +45,7 @@ pub(super) fn access_denied_storm(w: &World, seed: u64, anchor: i64) -> Incident
                 Src::S3,
                 "PutObject",
                 Outcome::Normal,
-                Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
+                Some(&object(b, key)),
             );
         }
     }
@@ -120,7 +113,7 @@ pub(super) fn access_denied_storm(w: &World, seed: u64, anchor: i64) -> Incident
             Src::S3,
             "PutObject",
             Outcome::Normal,
-            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &k)),
+            Some(&object(b, k)),
         );
     }
     // guessed secret names

@@ -110,14 +110,7 @@ pub(super) fn cross_account_role_chain(w: &World, seed: u64, anchor: i64) -> Inc
     let key_a = sc.rng.access_key("AKIA", w.accounts[DEV].num);
     let mut origin = Sess::new(w, Cred::user(&deployer), DEV, &key_a, ip, UA_OLD_CLI_KALI);
     let mut t = anchor;
-    let first = sc.call(
-        t,
-        &mut origin,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    let first = sc.call_ok(t, &mut origin, HOME, Src::Sts, "GetCallerIdentity");
     t += 9;
     sc.call(t, &mut origin, HOME, Src::Iam, "ListRoles", Outcome::Denied);
 

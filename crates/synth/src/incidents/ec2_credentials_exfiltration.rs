@@ -66,7 +66,7 @@ pub(super) fn ec2_credentials_exfiltration(w: &World, seed: u64, anchor: i64) ->
                             Src::S3,
                             "GetObject",
                             Outcome::Normal,
-                            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
+                            Some(&object(b, key)),
                         );
                     }
                     2 => {
@@ -78,11 +78,11 @@ pub(super) fn ec2_credentials_exfiltration(w: &World, seed: u64, anchor: i64) ->
                             Src::S3,
                             "PutObject",
                             Outcome::Normal,
-                            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
+                            Some(&object(b, key)),
                         );
                     }
                     4 => {
-                        sc.call(t, sess, HOME, Src::Kms, "Decrypt", Outcome::Normal);
+                        sc.call_ok(t, sess, HOME, Src::Kms, "Decrypt");
                     }
                     _ => {
                         let arn = w.accounts[PROD].secret_arn("us-east-1", 2);
@@ -156,30 +156,11 @@ pub(super) fn ec2_credentials_exfiltration(w: &World, seed: u64, anchor: i64) ->
         t += sc.rng.range(2, 20);
         let b = reports.clone();
         let key = format!("daily/report-{:04}.parquet", 4000 + i * 37);
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
-        );
+        sc.get_object(t, &mut atk, HOME, b, key);
     }
     let arn = prod.secret_arn("us-east-1", 2);
     t += 45;
-    sc.call_gen(
-        t,
-        &mut atk,
-        HOME,
-        Src::Secrets,
-        "GetSecretValue",
-        Outcome::Normal,
-        Some(&move |f: &mut Fill<'_>| {
-            f.s.req.push_str(&format!("{{\"secretId\":\"{arn}\"}}"));
-            f.s.target.push_str(&arn);
-        }),
-    );
+    sc.get_secret(t, &mut atk, HOME, arn, Outcome::Normal);
     sc.calls(
         t,
         &mut atk,

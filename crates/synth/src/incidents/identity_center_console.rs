@@ -185,19 +185,7 @@ pub(super) fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Inci
     ] {
         t += sc.rng.range(10, 90);
         let arn = prod.secret_arn("us-east-1", i);
-        let g = move |f: &mut Fill<'_>| {
-            f.s.req.push_str(&format!("{{\"secretId\":\"{arn}\"}}"));
-            f.s.target.push_str(&arn);
-        };
-        sc.call_gen(
-            t,
-            &mut prod_sess,
-            HOME,
-            Src::Secrets,
-            "GetSecretValue",
-            outcome,
-            Some(&g),
-        );
+        sc.get_secret(t, &mut prod_sess, HOME, arn, outcome);
         if outcome == Outcome::Normal {
             let key = sc.rng.access_key("ASIA", prod.num);
             fas.set_key(&key);
@@ -224,14 +212,7 @@ pub(super) fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Inci
         }
     }
     t += 60;
-    sc.call(
-        t,
-        &mut prod_sess,
-        HOME,
-        Src::S3,
-        "ListBuckets",
-        Outcome::Normal,
-    );
+    sc.call_ok(t, &mut prod_sess, HOME, Src::S3, "ListBuckets");
     let b = exports.clone();
     t += 14;
     sc.call_gen(
@@ -247,15 +228,7 @@ pub(super) fn identity_center_console(w: &World, seed: u64, anchor: i64) -> Inci
         t += sc.rng.range(4, 50);
         let b = exports.clone();
         let key = format!("exports/2026/customers-{:02}.csv.gz", i + 1);
-        sc.call_gen(
-            t,
-            &mut prod_sess,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
-        );
+        sc.get_object(t, &mut prod_sess, HOME, b, key);
     }
 
     let mut prod_truth = prod_sess.clone();

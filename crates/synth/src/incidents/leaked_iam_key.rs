@@ -37,14 +37,7 @@ pub(super) fn leaked_iam_key(w: &World, seed: u64, anchor: i64) -> Incident {
     let mut atk = Sess::new(w, cred, DEV, &key, ip, UA_KALI_BOTO3);
     let me = marco.name.clone();
     let mut t = anchor;
-    let first = sc.call(
-        t,
-        &mut atk,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    let first = sc.call_ok(t, &mut atk, HOME, Src::Sts, "GetCallerIdentity");
     for name in [
         "GetUser",
         "ListAttachedUserPolicies",
@@ -104,11 +97,7 @@ pub(super) fn leaked_iam_key(w: &World, seed: u64, anchor: i64) -> Incident {
         Src::Iam,
         "CreateAccessKey",
         Outcome::Normal,
-        Some(&move |f: &mut Fill<'_>| {
-            f.s.req.push_str(&format!("{{\"userName\":\"{b}\"}}"));
-            f.s.resp
-                .push_str(&emit::create_access_key_response(&b, &k, tt));
-        }),
+        Some(&new_access_key(b, k, tt, true)),
     );
     t += 2;
     let b = backdoor.to_string();

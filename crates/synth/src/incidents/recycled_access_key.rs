@@ -53,20 +53,13 @@ pub(super) fn recycled_access_key(w: &World, seed: u64, anchor: i64) -> Incident
             (Src::Ddb, "DescribeTable"),
             (Src::Kms, "Decrypt"),
         ][i % 5];
-        sc.call(t, &mut twin, HOME, src, name, Outcome::Normal);
+        sc.call_ok(t, &mut twin, HOME, src, name);
     }
 
     // the attacker: a partner user's key, then a role session with the recycled key id
     let key_p = sc.rng.access_key("AKIA", prod.num);
     let mut origin = Sess::new(w, Cred::user(&partner), PROD, &key_p, ip, UA_PY_SCRIPT);
-    let first = sc.call(
-        anchor,
-        &mut origin,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    let first = sc.call_ok(anchor, &mut origin, HOME, Src::Sts, "GetCallerIdentity");
     let t_atk = anchor + 20;
     let ids = sc.assume(&Assume {
         t: t_atk,
@@ -129,15 +122,7 @@ pub(super) fn recycled_access_key(w: &World, seed: u64, anchor: i64) -> Incident
         t += sc.rng.range(5, 40);
         let b = exports.clone();
         let key = format!("invoices/2026-09/batch-{:03}.json", 100 + i);
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
-        );
+        sc.get_object(t, &mut atk, HOME, b, key);
     }
     for (i, outcome) in [
         (3, Outcome::Normal),
@@ -146,27 +131,9 @@ pub(super) fn recycled_access_key(w: &World, seed: u64, anchor: i64) -> Incident
     ] {
         t += sc.rng.range(20, 120);
         let arn = prod.secret_arn("us-east-1", i);
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::Secrets,
-            "GetSecretValue",
-            outcome,
-            Some(&move |f: &mut Fill<'_>| {
-                f.s.req.push_str(&format!("{{\"secretId\":\"{arn}\"}}"));
-                f.s.target.push_str(&arn);
-            }),
-        );
+        sc.get_secret(t, &mut atk, HOME, arn, outcome);
     }
-    sc.call(
-        t + 30,
-        &mut atk,
-        HOME,
-        Src::S3,
-        "ListBuckets",
-        Outcome::Normal,
-    );
+    sc.call_ok(t + 30, &mut atk, HOME, Src::S3, "ListBuckets");
 
     let chain = vec![sc.link("AssumeRole", &ids, Some(&origin), &atk, Some(&recycled))];
     let description = format!(

@@ -57,20 +57,13 @@ pub(super) fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64)
                 );
             }
             1 => {
-                sc.call(
-                    t,
-                    &mut own,
-                    HOME,
-                    Src::Ddb,
-                    "DescribeTable",
-                    Outcome::Normal,
-                );
+                sc.call_ok(t, &mut own, HOME, Src::Ddb, "DescribeTable");
             }
             2 | 4 => {
-                sc.call(t, &mut own, HOME, Src::S3, "PutObject", Outcome::Normal);
+                sc.call_ok(t, &mut own, HOME, Src::S3, "PutObject");
             }
             _ => {
-                sc.call(t, &mut own, HOME, Src::Kms, "Decrypt", Outcome::Normal);
+                sc.call_ok(t, &mut own, HOME, Src::Kms, "Decrypt");
             }
         }
     }
@@ -98,33 +91,14 @@ pub(super) fn vpc_endpoint_stolen_credentials(w: &World, seed: u64, anchor: i64)
     ] {
         t += sc.rng.range(10, 60);
         let arn = prod.secret_arn("us-east-1", i);
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::Secrets,
-            "GetSecretValue",
-            outcome,
-            Some(&move |f: &mut Fill<'_>| {
-                f.s.req.push_str(&format!("{{\"secretId\":\"{arn}\"}}"));
-                f.s.target.push_str(&arn);
-            }),
-        );
+        sc.get_secret(t, &mut atk, HOME, arn, outcome);
     }
     let exports = prod.buckets[0].clone();
     for i in 0..7 {
         t += sc.rng.range(3, 25);
         let b = exports.clone();
         let key = format!("exports/2026/payouts-{:02}.csv.gz", i + 3);
-        sc.call_gen(
-            t,
-            &mut atk,
-            HOME,
-            Src::S3,
-            "GetObject",
-            Outcome::Normal,
-            Some(&move |f: &mut Fill<'_>| f.s3_object(&b, &key)),
-        );
+        sc.get_object(t, &mut atk, HOME, b, key);
     }
     sc.calls(
         t,
