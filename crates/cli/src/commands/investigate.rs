@@ -233,13 +233,13 @@ pub fn sessions(a: SessionsArgs) -> Result<(), CliError> {
     let engine = open(&a.store)?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
-    let set = crate::commands::hunt::rules(&a.rules)?;
+    let set = crate::hunting::rules(&a.rules)?;
     let filter = backtrail_hunt::Filter {
         since,
         until,
         accounts: a.accounts.clone(),
     };
-    let hunt = crate::commands::hunt::run(&engine, &set, &filter, &a.store.store)?;
+    let hunt = crate::hunting::run(&engine, &set, &filter, &a.store.store)?;
     let select = Selection {
         since,
         until,
