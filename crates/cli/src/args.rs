@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use crate::output::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -46,16 +47,6 @@ pub struct StoreArg {
     pub engine: Option<String>,
 }
 
-impl StoreArg {
-    /// The store with the chosen engine: in this process, or on the cluster.
-    pub fn open(&self) -> Result<backtrail_engine::Engine, crate::CliError> {
-        match &self.engine {
-            None => Ok(backtrail_engine::Engine::open(&self.store)?),
-            Some(url) => crate::cluster::connect(&self.store, url),
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read CloudTrail logs (files, directories, s3://bucket/prefix) into the store.
@@ -69,11 +60,11 @@ pub enum Command {
     /// Who did it: follow a session's identity chain back to its origin.
     Who(WhoArgs),
     /// What did they do: the session's calls per API.
-    What(WhoArgs),
+    What(ReportArgs),
     /// From where: source addresses, user agents, VPC endpoints and flags.
-    Where(WhoArgs),
+    Where(ReportArgs),
     /// Who + what + where for the subject and every session on its chain.
-    Investigate(WhoArgs),
+    Investigate(ReportArgs),
     /// Every session in a window with its origin, counts and flags, riskiest first.
     Sessions(SessionsArgs),
     /// Can these logs be trusted? Check digest signatures and chains, every log file's hash,
@@ -265,15 +256,43 @@ pub struct SubjectArgs {
     pub until: Option<String>,
     #[command(flatten)]
     pub store: StoreArg,
-    /// Output format (default: text).
-    #[arg(long, short = 'f', value_enum, default_value = "text")]
-    pub format: ReportFormat,
 }
 
+/// Output format of `who`: the chain, as text or JSON (the other reports are built on it).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum WhoFormat {
+    Text,
+    Json,
+}
+
+/// `who`.
 #[derive(Debug, Args)]
 pub struct WhoArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
+    /// Output format (default: text); use investigate for markdown, csv or html.
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: WhoFormat,
+    /// Accepted as by the other reports, and not used by `who`.
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+/// `what`, `where` and `investigate`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Output format (default: text).
+    #[arg(long, short = 'f', value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub report: ReportOptions,
+}
+
+/// What the investigation reports look at and write besides the subject.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportOptions {
     /// Also write the report as one self-contained HTML file (investigate).
     #[arg(long)]
     pub html: Option<PathBuf>,
@@ -384,4 +403,57 @@ pub enum ClusterCommand {
         #[arg(long)]
         work_dir: Option<String>,
     },
+}
+
+impl From<QueryFormatArg> for Format {
+    fn from(f: QueryFormatArg) -> Format {
+        match f {
+            QueryFormatArg::Table => Format::Table,
+            QueryFormatArg::Json => Format::Json,
+            QueryFormatArg::Jsonl => Format::Jsonl,
+            QueryFormatArg::Csv => Format::Csv,
+        }
+    }
+}
+
+impl From<VerifyFormat> for Format {
+    fn from(f: VerifyFormat) -> Format {
+        match f {
+            VerifyFormat::Text => Format::Text,
+            VerifyFormat::Json => Format::Json,
+            VerifyFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+impl From<WhoFormat> for Format {
+    fn from(f: WhoFormat) -> Format {
+        match f {
+            WhoFormat::Text => Format::Text,
+            WhoFormat::Json => Format::Json,
+        }
+    }
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Text => Format::Text,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Markdown => Format::Markdown,
+            ReportFormat::Html => Format::Html,
+            ReportFormat::Csv => Format::Csv,
+        }
+    }
+}
+
+impl From<HuntFormat> for Format {
+    fn from(f: HuntFormat) -> Format {
+        match f {
+            HuntFormat::Text => Format::Text,
+            HuntFormat::Json => Format::Json,
+            HuntFormat::Markdown => Format::Markdown,
+            HuntFormat::Csv => Format::Csv,
+        }
+    }
 }

@@ -54,47 +54,34 @@ pub fn ingest(
     )?)
 }
 
-/// Runs a cluster role until stopped.
+/// A runtime for a cluster role (deep plans need large stacks).
 #[cfg(feature = "ballista")]
-pub fn role(c: crate::args::ClusterCommand) -> Result<(), CliError> {
-    use crate::args::ClusterCommand;
-    use backtrail_cluster::roles;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(32 * 1024 * 1024)
         .build()
-        .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-    match c {
-        ClusterCommand::Scheduler {
-            bind,
-            port,
-            external_host,
-        } => rt.block_on(roles::run_scheduler(roles::SchedulerOptions {
-            bind,
-            port,
-            external_host,
-        }))?,
-        ClusterCommand::Executor {
-            scheduler,
-            bind,
-            external_host,
-            port,
-            grpc_port,
-            slots,
-            work_dir,
-        } => {
-            let addr = backtrail_cluster::parse_url(&format!("ballista://{scheduler}"))?;
-            rt.block_on(roles::run_executor(roles::ExecutorOptions {
-                bind,
-                external_host,
-                port,
-                grpc_port,
-                scheduler: addr,
-                slots,
-                work_dir,
-            }))?
-        }
-    }
+        .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))
+}
+
+/// Runs a scheduler until stopped.
+#[cfg(feature = "ballista")]
+pub fn scheduler(opts: backtrail_cluster::roles::SchedulerOptions) -> Result<(), CliError> {
+    let rt = runtime()?;
+    rt.block_on(backtrail_cluster::roles::run_scheduler(opts))?;
+    Ok(())
+}
+
+/// Runs an executor of the scheduler at `scheduler` (HOST:PORT) until stopped; `opts` gets
+/// the scheduler's parsed address.
+#[cfg(feature = "ballista")]
+pub fn executor(
+    scheduler: &str,
+    opts: impl FnOnce((String, u16)) -> backtrail_cluster::roles::ExecutorOptions,
+) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let addr = backtrail_cluster::parse_url(&format!("ballista://{scheduler}"))?;
+    rt.block_on(backtrail_cluster::roles::run_executor(opts(addr)))?;
     Ok(())
 }
 

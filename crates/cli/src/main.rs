@@ -7,7 +7,10 @@
 mod args;
 mod cluster;
 mod commands;
+mod hunting;
+mod output;
 mod terminal;
+mod verification;
 
 use clap::Parser;
 

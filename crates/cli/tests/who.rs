@@ -156,3 +156,32 @@ fn unknown_subject_exits_5() {
         .assert()
         .code(5);
 }
+
+#[test]
+fn formats_who_does_not_print_are_refused_by_the_parser() {
+    // No store at this path: a refusal at run time would come after opening it (exit 3).
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-store");
+    for format in ["html", "markdown", "csv"] {
+        bt().args(["who", "AKIAIOSFODNN7EXAMPLE", "--format", format, "--store"])
+            .arg(&missing)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(format!(
+                "invalid value '{format}'"
+            )))
+            .stdout("");
+    }
+    // The reports built on `who` still offer them: the parser lets them through to the
+    // store, which is missing.
+    bt().args([
+        "what",
+        "AKIAIOSFODNN7EXAMPLE",
+        "--format",
+        "html",
+        "--store",
+    ])
+    .arg(&missing)
+    .assert()
+    .code(3);
+}

@@ -145,19 +145,6 @@ impl Engine {
         })
     }
 
-    /// Events by id (bounded IN-lists, so each list can use the bloom filters).
-    pub fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Event>, EngineError> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(256) {
-            let list: Vec<String> = chunk.iter().map(|i| lit(i)).collect();
-            out.extend(self.select::<Event>(&format!(
-                "SELECT * FROM events WHERE event_id IN ({})",
-                list.join(",")
-            ))?);
-        }
-        Ok(out)
-    }
-
     /// Runs SQL and reads the result as rows of a store table.
     pub fn select<T: Table>(&self, sql: &str) -> Result<Vec<T>, EngineError> {
         let mut out = Vec::new();
@@ -325,6 +312,21 @@ impl EventLookup for Engine {
             ))?
             .into_iter()
             .next())
+    }
+    /// Bounded IN-lists, so that each list can use the bloom filters.
+    fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Event>, EngineError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(256) {
+            let list: Vec<String> = chunk.iter().map(|i| lit(i)).collect();
+            out.extend(self.select::<Event>(&format!(
+                "SELECT * FROM events WHERE event_id IN ({})",
+                list.join(",")
+            ))?);
+        }
+        Ok(out)
+    }
+    fn all_sessions(&self) -> Result<Vec<SessionSummary>, EngineError> {
+        self.select("SELECT * FROM sessions")
     }
     fn known_accounts(&self) -> Result<Vec<String>, EngineError> {
         // Recipient accounts, recorded at ingest: the accounts whose trails are stored.

@@ -244,6 +244,11 @@ pub trait EventLookup {
     fn events_of_sessions(&self, sessions: &[SessionKey]) -> Result<Vec<Event>, Self::Error>;
     /// One event by id.
     fn event_by_id(&self, event_id: &str) -> Result<Option<Event>, Self::Error>;
+    /// The events with these ids that the store holds, in no particular order (the
+    /// evidence a report embeds).
+    fn events_by_ids(&self, event_ids: &[String]) -> Result<Vec<Event>, Self::Error>;
+    /// Every session row of the store (ranking looks at each principal's whole history).
+    fn all_sessions(&self) -> Result<Vec<SessionSummary>, Self::Error>;
     /// Account ids that appear as recipients in the store (to tell "ours" from foreign).
     fn known_accounts(&self) -> Result<Vec<String>, Self::Error>;
 }
@@ -367,6 +372,17 @@ impl EventLookup for MemoryLookup {
     }
     fn event_by_id(&self, id: &str) -> Result<Option<Event>, Infallible> {
         Ok(self.events.iter().find(|e| e.event_id == id).cloned())
+    }
+    fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Event>, Infallible> {
+        Ok(self
+            .events
+            .iter()
+            .filter(|e| ids.contains(&e.event_id))
+            .cloned()
+            .collect())
+    }
+    fn all_sessions(&self) -> Result<Vec<SessionSummary>, Infallible> {
+        Ok(self.sessions.clone())
     }
     fn known_accounts(&self) -> Result<Vec<String>, Infallible> {
         let mut v: Vec<String> = self

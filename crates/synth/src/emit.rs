@@ -40,6 +40,29 @@ pub(crate) struct Caller<'a> {
     pub vpce: Option<(&'a str, &'a str)>,
 }
 
+impl<'a> Caller<'a> {
+    /// A program calling through an SDK or the CLI (`cli`): no console, no VPC endpoint.
+    pub(crate) fn program(
+        identity: &'a str,
+        arn: &'a str,
+        ip: &'a str,
+        ua: &'a str,
+        cli: bool,
+        tls: Option<bool>,
+    ) -> Self {
+        Caller {
+            identity,
+            arn,
+            ip,
+            ua,
+            cli,
+            tls,
+            console: false,
+            vpce: None,
+        }
+    }
+}
+
 /// Region a call of `api` is delivered in (global services go to us-east-1).
 pub(crate) fn api_region(api: &Api, region: usize) -> usize {
     if api.src.global() { HOME } else { region }

@@ -67,7 +67,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     )?;
     drop(out);
     crate::commands::investigate::report(
-        crate::args::WhoArgs {
+        crate::args::ReportArgs {
             subject: crate::args::SubjectArgs {
                 subject: None,
                 finding: Some(incident.finding.clone()),
@@ -78,11 +78,13 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
                     store: store.clone(),
                     engine: None,
                 },
-                format: crate::args::ReportFormat::Text,
             },
-            html: Some(report.clone()),
-            geoip: Vec::new(),
-            source_ips: Vec::new(),
+            format: crate::args::ReportFormat::Text,
+            report: crate::args::ReportOptions {
+                html: Some(report.clone()),
+                geoip: Vec::new(),
+                source_ips: Vec::new(),
+            },
         },
         crate::commands::investigate::Kind::All,
     )?;

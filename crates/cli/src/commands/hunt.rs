@@ -1,63 +1,11 @@
 //! `hunt`: Sigma rules over the store, hits grouped by session.
 
-use crate::args::{HuntArgs, HuntFormat};
+use crate::args::HuntArgs;
 use crate::commands::investigate::time;
+use crate::hunting::{rules, run};
+use crate::output::{Format, Output};
 use crate::{CliError, ExitStatus};
-use backtrail_engine::Engine;
-use backtrail_engine::output::{QueryFormat, write};
-use backtrail_hunt::{Filter, HuntReport, Plan, RuleSet};
-use std::io::Write;
-
-impl From<backtrail_hunt::HuntError> for CliError {
-    fn from(e: backtrail_hunt::HuntError) -> Self {
-        let status = match e {
-            backtrail_hunt::HuntError::Io { .. } => ExitStatus::Input,
-            backtrail_hunt::HuntError::Row(_) => ExitStatus::Failure,
-        };
-        CliError::new(status, e.to_string())
-    }
-}
-
-/// The rules of `--rules`, or the shipped ones when there are none.
-pub fn rules(paths: &[std::path::PathBuf]) -> Result<RuleSet, CliError> {
-    if paths.is_empty() {
-        Ok(backtrail_hunt::builtin::rules())
-    } else {
-        Ok(RuleSet::load(paths)?)
-    }
-}
-
-/// Runs `set` over the store in one query and groups the hits by session.
-pub fn run(
-    engine: &Engine,
-    set: &RuleSet,
-    filter: &Filter,
-    store: &std::path::Path,
-) -> Result<HuntReport, CliError> {
-    let mut rows = Vec::new();
-    let plan = Plan::new(set, filter);
-    if let Some(plan) = &plan {
-        let batches = engine.sql(&plan.sql)?;
-        let mut buf = Vec::new();
-        write(&batches, QueryFormat::Jsonl, &mut buf)?;
-        for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            rows.push(plan.row(&obj)?);
-        }
-    }
-    let store = store.display().to_string();
-    Ok(match &plan {
-        Some(plan) => backtrail_hunt::report::build(set, plan, &rows, &store),
-        None => HuntReport {
-            rules_run: 0,
-            correlations_run: 0,
-            skipped: set.skipped.clone(),
-            events_matched: 0,
-            sessions: Vec::new(),
-        },
-    })
-}
+use backtrail_hunt::Filter;
 
 /// `backtrail hunt`.
 pub fn hunt(a: HuntArgs) -> Result<(), CliError> {
@@ -76,23 +24,18 @@ pub fn hunt(a: HuntArgs) -> Result<(), CliError> {
             "no rule that can run: every rule given was skipped (see the reasons above)",
         ));
     }
-    let engine = a.store.open()?;
+    let engine = crate::commands::open(&a.store)?;
     let filter = Filter {
         since: time("since", &a.since)?,
         until: time("until", &a.until)?,
         accounts: a.accounts.clone(),
     };
     let report = run(&engine, &set, &filter, &a.store.store)?;
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        HuntFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        HuntFormat::Text => write!(out, "{}", backtrail_render::hunt::render(&report))?,
-        HuntFormat::Markdown => write!(out, "{}", backtrail_render::hunt::markdown(&report))?,
-        HuntFormat::Csv => write!(out, "{}", backtrail_render::hunt::csv(&report))?,
-    }
-    Ok(())
+    Output::json(&report)
+        .text(Format::Text, || Ok(backtrail_render::hunt::render(&report)))
+        .text(Format::Markdown, || {
+            Ok(backtrail_render::hunt::markdown(&report))
+        })
+        .text(Format::Csv, || Ok(backtrail_render::hunt::csv(&report)))
+        .print(a.format.into())
 }

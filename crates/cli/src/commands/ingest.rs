@@ -1,6 +1,7 @@
 //! `backtrail ingest`.
 
 use crate::args::{IngestArgs, ScopeArgs};
+use crate::output::{Format, Output};
 use crate::terminal::{clean, warn};
 use crate::{CliError, ExitStatus};
 use backtrail_model::time::parse_iso;
@@ -109,15 +110,10 @@ pub fn run(a: IngestArgs) -> Result<(), CliError> {
             crate::cluster::ingest(url, &a.store.store, discovery, &opts)?
         }
     };
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &s)
-            .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    print_summary(&mut out, &s, &a.store.store)?;
-    Ok(())
+    let store = &a.store.store;
+    Output::json(&s)
+        .stream(Format::Text, |out| print_summary(out, &s, store))
+        .print(if a.json { Format::Json } else { Format::Text })
 }
 
 /// The end-of-run summary for people.

@@ -27,37 +27,8 @@ pub fn of_investigation(
     else {
         return Ok(None);
     };
-    let mut chain = Vec::new();
-    for s in &inv.who.sessions {
-        for h in &s.chain {
-            chain.extend(h.event_id.iter().cloned());
-            chain.extend(h.other_event_ids.iter().cloned());
-        }
-        chain.extend(s.origin.evidence_event_ids.iter().cloned());
-    }
-    let mut sections = vec![("chain".to_string(), dedup(chain))];
-    for s in &inv.sessions {
-        let mut ids = Vec::new();
-        for r in &s.body.activity.rows {
-            ids.extend(r.sample_event_ids.iter().cloned());
-        }
-        for f in &s.body.sources.flags {
-            ids.extend(f.evidence_event_ids.iter().cloned());
-        }
-        let name = s
-            .arn
-            .clone()
-            .or_else(|| s.access_key_ids.first().cloned())
-            .unwrap_or_else(|| "?".into());
-        sections.push((format!("session {name}"), dedup(ids)));
-    }
+    let sections = backtrail_analysis::evidence::integrity_sections(inv);
     Ok(Some(integrity.evidence(&sections)))
-}
-
-fn dedup(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v.dedup();
-    v
 }
 
 /// The HTML report with the integrity box before its data block (after the drawn report).

@@ -1,13 +1,14 @@
 //! `who` (and the commands built on it): subject or finding in, report out.
 
-use crate::args::{ReportFormat, SubjectArgs, WhoArgs};
+use crate::args::{ReportArgs, SessionsArgs, SubjectArgs, WhoArgs};
+use crate::commands::open;
+use crate::output::{Format, Output};
 use crate::{CliError, ExitStatus};
 use backtrail_analysis::chain::{self, WhoReport};
 use backtrail_analysis::subject::{Finding, Subject};
 use backtrail_engine::Engine;
 use backtrail_model::Window;
 use backtrail_model::time::parse_iso;
-use std::io::Write;
 use std::path::Path;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -64,24 +65,13 @@ pub fn who_report(engine: &Engine, a: &SubjectArgs) -> Result<WhoReport, CliErro
     Ok(report)
 }
 
+/// `who`.
 pub fn who(a: WhoArgs) -> Result<(), CliError> {
-    let engine = a.subject.store.open()?;
+    let engine = open(&a.subject.store)?;
     let report = who_report(&engine, &a.subject)?;
-    let mut out = std::io::stdout().lock();
-    match a.subject.format {
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        ReportFormat::Text => write!(out, "{}", backtrail_render::who::render(&report))?,
-        ReportFormat::Markdown | ReportFormat::Csv | ReportFormat::Html => {
-            return Err(CliError::new(
-                ExitStatus::Usage,
-                "who prints text or json; use investigate for markdown, csv or html",
-            ));
-        }
-    }
+    Output::json(&report)
+        .text(Format::Text, || Ok(backtrail_render::who::render(&report)))
+        .print(a.format.into())?;
     if report.sessions.is_empty() {
         return Err(not_found(&report));
     }
@@ -147,18 +137,19 @@ fn terminal_width() -> usize {
 }
 
 /// `what`, `where` and `investigate`.
-pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
+pub fn report(a: ReportArgs, kind: Kind) -> Result<(), CliError> {
     use backtrail_analysis::investigate::{Options, investigate};
     use backtrail_render::investigate::{Parts, csv, markdown, render};
-    if let Some(path) = &a.html {
+    if let Some(path) = &a.report.html {
         check_writable(path)?;
     }
-    let engine = a.subject.store.open()?;
+    let engine = open(&a.subject.store)?;
     let who = who_report(&engine, &a.subject)?;
     if who.sessions.is_empty() {
         return Err(not_found(&who));
     }
     let geo = a
+        .report
         .geoip
         .iter()
         .map(|p| {
@@ -173,7 +164,7 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
             window(&a.subject)?
         },
         geo: (!geo.is_empty()).then_some(&geo as &dyn backtrail_analysis::network::GeoLookup),
-        source_ips: a.source_ips.clone(),
+        source_ips: a.report.source_ips.clone(),
         include_chain: kind == Kind::All,
     };
     let inv = investigate(&engine, who, &opts)?;
@@ -191,31 +182,22 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
         Kind::All => Parts::ALL,
     };
     let integrity = crate::commands::integrity::of_investigation(&a.subject.store.store, &inv)?;
-    let mut out = std::io::stdout().lock();
-    match a.subject.format {
-        ReportFormat::Json => {
-            let doc = crate::commands::integrity::WithIntegrity {
-                investigation: &inv,
-                integrity: integrity.as_ref(),
-            };
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        ReportFormat::Text => {
-            write!(out, "{}", render(&inv, parts, terminal_width()))?;
-            let section = backtrail_verify::render::evidence_text(integrity.as_ref());
-            write!(out, "{section}")?;
-        }
-        ReportFormat::Markdown => {
-            write!(out, "{}", markdown(&inv))?;
-            let section = backtrail_verify::render::evidence_markdown(integrity.as_ref());
-            write!(out, "{section}")?;
-        }
-        ReportFormat::Csv => write!(out, "{}", csv(&inv))?,
-        ReportFormat::Html => write!(out, "{}", html(&engine, &inv, integrity.as_ref())?)?,
-    }
-    if let Some(path) = &a.html {
+    let doc = crate::commands::integrity::WithIntegrity {
+        investigation: &inv,
+        integrity: integrity.as_ref(),
+    };
+    Output::json(&doc)
+        .text(Format::Text, || {
+            Ok(render(&inv, parts, terminal_width())
+                + &backtrail_verify::render::evidence_text(integrity.as_ref()))
+        })
+        .text(Format::Markdown, || {
+            Ok(markdown(&inv) + &backtrail_verify::render::evidence_markdown(integrity.as_ref()))
+        })
+        .text(Format::Csv, || Ok(csv(&inv)))
+        .text(Format::Html, || html(&engine, &inv, integrity.as_ref()))
+        .print(a.format.into())?;
+    if let Some(path) = &a.report.html {
         std::fs::write(path, html(&engine, &inv, integrity.as_ref())?)
             .map_err(|e| CliError::new(ExitStatus::Failure, format!("{}: {e}", path.display())))?;
         crate::terminal::note(&format!("report written to {}", path.display()));
@@ -223,42 +205,14 @@ pub fn report(a: WhoArgs, kind: Kind) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Sample event ids per activity row in the HTML report's evidence.
-const EVIDENCE_PER_ROW: usize = 5;
-
-/// The HTML report with a bounded sample of evidence: every hop's events, the path facts'
-/// and spawned sessions' evidence and a few sample events per API row, so that a huge session still gives a small file.
+/// The HTML report with the evidence it embeds (credentials in it redacted) and the
+/// integrity box.
 fn html(
     engine: &Engine,
     inv: &backtrail_analysis::investigate::Investigation,
     integrity: Option<&backtrail_verify::EvidenceIntegrity>,
 ) -> Result<String, CliError> {
-    let mut ids = std::collections::BTreeSet::new();
-    for s in &inv.who.sessions {
-        for h in &s.chain {
-            ids.extend(h.event_id.iter().cloned());
-            ids.extend(h.other_event_ids.iter().cloned());
-        }
-        ids.extend(s.origin.evidence_event_ids.iter().cloned());
-    }
-    for s in &inv.sessions {
-        for r in &s.body.activity.rows {
-            ids.extend(r.sample_event_ids.iter().take(EVIDENCE_PER_ROW).cloned());
-        }
-        for f in &s.body.sources.flags {
-            ids.extend(f.evidence_event_ids.iter().cloned());
-        }
-        if let Some(b) = &s.spawned_by {
-            ids.insert(b.event_id.clone());
-            ids.extend(b.other_event_ids.iter().cloned());
-        }
-    }
-    for f in &inv.path_flags {
-        ids.extend(f.evidence_event_ids.iter().cloned());
-    }
-    let ids: Vec<String> = ids.into_iter().collect();
-    let evidence = engine
-        .events_by_ids(&ids)?
+    let evidence = backtrail_analysis::evidence::report_events(engine, inv)?
         .iter()
         .map(|e| {
             let json = backtrail_normalize::to_json(e);
@@ -274,62 +228,36 @@ fn html(
 
 /// `sessions`: every session in the window, riskiest first. The hunting rules run over the
 /// same window and their hits add to the score of the session they hit.
-pub fn sessions(a: crate::args::SessionsArgs) -> Result<(), CliError> {
-    use backtrail_analysis::risk::{Signal, rank_sessions};
-    let engine = a.store.open()?;
+pub fn sessions(a: SessionsArgs) -> Result<(), CliError> {
+    use backtrail_analysis::triage::{Selection, ranked_sessions, signals};
+    let engine = open(&a.store)?;
     let since = time("since", &a.since)?;
     let until = time("until", &a.until)?;
-    let set = crate::commands::hunt::rules(&a.rules)?;
+    let set = crate::hunting::rules(&a.rules)?;
     let filter = backtrail_hunt::Filter {
         since,
         until,
         accounts: a.accounts.clone(),
     };
-    let hunt = crate::commands::hunt::run(&engine, &set, &filter, &a.store.store)?;
-    let mut signals: std::collections::BTreeMap<_, Vec<Signal>> = Default::default();
-    for s in hunt.sessions {
-        let key = backtrail_model::SessionKey {
-            access_key_id: s.access_key_id.clone(),
-            arn: s.arn.clone(),
-            creation_date: s.creation_ms,
-        };
-        signals
-            .entry(key)
-            .or_default()
-            .extend(s.hits.iter().map(|h| Signal {
-                rule: h.title.clone(),
-                level: h.level,
-                events: h.events,
-                evidence_event_ids: h.sample_event_ids.clone(),
-            }));
-    }
-    // Every session of the store is ranked, so that "never used before" looks at the
-    // principal's whole history; the window and accounts then pick the rows shown.
-    let rows: Vec<backtrail_model::SessionSummary> = engine.select("SELECT * FROM sessions")?;
-    let ranked = rank_sessions(rows, &signals);
-    let shown = |r: &backtrail_analysis::risk::RankedSession| {
-        let first = parse_iso(&r.first_seen).unwrap_or(i64::MIN);
-        let last = parse_iso(&r.last_seen).unwrap_or(i64::MAX);
-        since.is_none_or(|s| last >= s)
-            && until.is_none_or(|u| first <= u)
-            && (a.accounts.is_empty()
-                || r.account_id
-                    .as_ref()
-                    .is_some_and(|x| a.accounts.contains(x)))
+    let hunt = crate::hunting::run(&engine, &set, &filter, &a.store.store)?;
+    let select = Selection {
+        since,
+        until,
+        accounts: a.accounts.clone(),
+        limit: a.limit,
     };
-    let ranked: Vec<_> = ranked.into_iter().filter(shown).take(a.limit).collect();
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &ranked)
-                .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-            writeln!(out)?;
-        }
-        _ => write!(
-            out,
-            "{}",
-            backtrail_render::sessions::render(&ranked, terminal_width())
-        )?,
-    }
-    Ok(())
+    let ranked = ranked_sessions(&engine, &signals(&hunt), &select)?;
+    // Only JSON has a form of its own; every other format prints the table.
+    let format = match Format::from(a.format) {
+        Format::Json => Format::Json,
+        _ => Format::Text,
+    };
+    Output::json(&ranked)
+        .text(Format::Text, || {
+            Ok(backtrail_render::sessions::render(
+                &ranked,
+                terminal_width(),
+            ))
+        })
+        .print(format)
 }

@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+mod bench_floor;
 mod demo;
 mod hunt;
 mod ingest;
@@ -7,8 +8,10 @@ mod integrity;
 pub mod investigate;
 mod verify;
 
-use crate::args::{BenchFloorArgs, Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, SynthArgs};
+use crate::args::{Cli, Command, QueryArgs, QueryFormatArg, ShowArgs, StoreArg, SynthArgs};
+use crate::output::{Format, Output};
 use crate::{CliError, ExitStatus};
+use backtrail_engine::Engine;
 use backtrail_engine::output::{QueryFormat, write};
 use backtrail_model::EventLookup;
 use std::io::{IsTerminal, Write};
@@ -29,30 +32,77 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Hunt(a) => hunt::hunt(a),
         Command::Demo(a) => demo::run(a),
         #[cfg(feature = "ballista")]
-        Command::Cluster(c) => crate::cluster::role(c),
-        Command::BenchFloor(a) => bench_floor(a),
+        Command::Cluster(c) => cluster(c),
+        Command::BenchFloor(a) => bench_floor::run(a),
+    }
+}
+
+/// The store with the chosen engine: in this process, or on the cluster.
+pub(crate) fn open(a: &StoreArg) -> Result<Engine, CliError> {
+    match &a.engine {
+        None => Ok(Engine::open(&a.store)?),
+        Some(url) => crate::cluster::connect(&a.store, url),
+    }
+}
+
+/// `backtrail cluster`: the role's arguments as the cluster's options.
+#[cfg(feature = "ballista")]
+fn cluster(c: crate::args::ClusterCommand) -> Result<(), CliError> {
+    use crate::args::ClusterCommand;
+    use backtrail_cluster::roles::{ExecutorOptions, SchedulerOptions};
+    match c {
+        ClusterCommand::Scheduler {
+            bind,
+            port,
+            external_host,
+        } => crate::cluster::scheduler(SchedulerOptions {
+            bind,
+            port,
+            external_host,
+        }),
+        ClusterCommand::Executor {
+            scheduler,
+            bind,
+            external_host,
+            port,
+            grpc_port,
+            slots,
+            work_dir,
+        } => crate::cluster::executor(&scheduler, |scheduler| ExecutorOptions {
+            bind,
+            external_host,
+            port,
+            grpc_port,
+            scheduler,
+            slots,
+            work_dir,
+        }),
     }
 }
 
 fn query(a: QueryArgs) -> Result<(), CliError> {
-    let engine = a.store.open()?;
+    let engine = open(&a.store)?;
     let batches = engine.sql(&a.sql)?;
     let format = match a.format {
-        Some(QueryFormatArg::Table) => QueryFormat::Table,
-        Some(QueryFormatArg::Json) => QueryFormat::Json,
-        Some(QueryFormatArg::Jsonl) => QueryFormat::Jsonl,
-        Some(QueryFormatArg::Csv) => QueryFormat::Csv,
-        None if std::io::stdout().is_terminal() => QueryFormat::Table,
-        None => QueryFormat::Jsonl,
+        Some(f) => f.into(),
+        None if std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Jsonl,
     };
-    let mut out = std::io::stdout().lock();
-    write(&batches, format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    let mut output = Output::new();
+    for (f, q) in [
+        (QueryFormatArg::Table, QueryFormat::Table),
+        (QueryFormatArg::Json, QueryFormat::Json),
+        (QueryFormatArg::Jsonl, QueryFormat::Jsonl),
+        (QueryFormatArg::Csv, QueryFormat::Csv),
+    ] {
+        let batches = &batches;
+        output = output.stream(f.into(), move |out| Ok(write(batches, q, out)?));
+    }
+    output.print(format)
 }
 
 fn show(a: ShowArgs) -> Result<(), CliError> {
-    let engine = a.store.open()?;
+    let engine = open(&a.store)?;
     match engine.event_by_id(&a.event_id)? {
         Some(ev) => {
             let mut out = std::io::stdout().lock();
@@ -64,59 +114,6 @@ fn show(a: ShowArgs) -> Result<(), CliError> {
             format!("no event with id {:?} in the store", a.event_id),
         )),
     }
-}
-
-/// Times encoding a store's events again with its own writer settings, one file per
-/// thread, from batches read beforehand.
-fn reencode(store: &std::path::Path, threads: usize) -> Result<(), CliError> {
-    use parquet::arrow::ArrowWriter;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use rayon::prelude::*;
-    let fail = |e: &dyn std::fmt::Display| CliError::new(ExitStatus::Failure, e.to_string());
-    let manifest = backtrail_store::Store::open(store)?.manifest()?;
-    let mut files = Vec::new();
-    for seg in &manifest.segments {
-        let f = std::fs::File::open(store.join(&seg.events_file))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-            .map_err(|e| fail(&e))?
-            .with_batch_size(65_536)
-            .build()
-            .map_err(|e| fail(&e))?;
-        files.push(
-            reader
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| fail(&e))?,
-        );
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| fail(&e))?;
-    let started = std::time::Instant::now();
-    let written: Result<Vec<usize>, parquet::errors::ParquetError> = pool.install(|| {
-        files
-            .par_iter()
-            .filter(|b| !b.is_empty())
-            .map(|batches| {
-                let props = backtrail_store::parquet_props(65_536, true);
-                let mut w = ArrowWriter::try_new(Vec::new(), batches[0].schema(), Some(props))?;
-                for b in batches {
-                    w.write(b)?;
-                    w.flush()?;
-                }
-                Ok(w.into_inner()?.len())
-            })
-            .collect()
-    });
-    let written = written.map_err(|e| fail(&e))?;
-    let rows: usize = files.iter().flatten().map(|b| b.num_rows()).sum();
-    let json = serde_json::json!({
-        "rows": rows,
-        "bytes_written": written.iter().sum::<usize>(),
-        "seconds": started.elapsed().as_secs_f64(),
-    });
-    println!("{json}");
-    Ok(())
 }
 
 /// Writes a synthetic trail and prints where everything went.
@@ -145,44 +142,4 @@ pub fn synth(a: SynthArgs) -> Result<backtrail_synth::SynthSummary, CliError> {
         )?;
     }
     Ok(s)
-}
-
-/// Reads and decompresses every source in parallel with the ingest's own reader and
-/// decompressor, and prints what that cost: the floor that ingest speed is measured against.
-fn bench_floor(a: BenchFloorArgs) -> Result<(), CliError> {
-    use rayon::prelude::*;
-    if let Some(store) = &a.reencode {
-        return reencode(store, a.threads);
-    }
-    let sources = backtrail_sources::Sources::new()?;
-    let d = sources.discover(&a.sources, &backtrail_sources::Filter::default())?;
-    let started = std::time::Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads)
-        .build()
-        .map_err(|e| CliError::new(ExitStatus::Failure, e.to_string()))?;
-    let (raw, plain) = pool.install(|| {
-        d.files
-            .par_iter()
-            .map(|f| match sources.read(f) {
-                Ok(bytes) => {
-                    let plain = backtrail_normalize::decode(&bytes).0;
-                    if a.json {
-                        // Parsed to be measured, then dropped; a damaged file costs the same.
-                        let _ = sonic_rs::from_slice::<sonic_rs::Value>(&plain);
-                    }
-                    (bytes.len() as u64, plain.len() as u64)
-                }
-                Err(_) => (0, 0),
-            })
-            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    });
-    let json = serde_json::json!({
-        "files": d.files.len(),
-        "bytes_read": raw,
-        "bytes_decompressed": plain,
-        "seconds": started.elapsed().as_secs_f64(),
-    });
-    println!("{json}");
-    Ok(())
 }

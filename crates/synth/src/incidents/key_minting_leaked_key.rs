@@ -1,50 +1,8 @@
-//! Incidents whose path goes on past the subject (credentials the attacker minted and used)
-//! or whose facts live on the path rather than in one call: a leaked key that mints a
-//! second key and a cross-account role session and uses both, and stolen credentials that
-//! read a handful of objects and secrets, far below any bulk threshold. Each comes with
-//! benign twins that share its ARNs or keys and do none of it.
+//! A leaked key that mints a second key for the same user and a cross-account role
+//! session, and uses both; the user's other key and the role's own owner are benign twins.
 
 use super::*;
 use crate::truth::SpawnedTruth;
-
-/// `requestParameters` and target of an S3 object call.
-fn object(bucket: String, key: String) -> impl Fn(&mut Fill<'_>) {
-    move |f: &mut Fill<'_>| f.s3_object(&bucket, &key)
-}
-
-/// `GetSecretValue` of one named secret.
-fn secret(arn: String) -> impl Fn(&mut Fill<'_>) {
-    move |f: &mut Fill<'_>| {
-        f.s.req.push_str(&format!("{{\"secretId\":\"{arn}\"}}"));
-        f.s.target.push_str(&arn);
-    }
-}
-
-/// `GetParameter` of `name`, with or without decryption.
-fn parameter(region: &str, account: &str, name: &str, decrypt: bool) -> impl Fn(&mut Fill<'_>) {
-    let arn = format!("arn:aws:ssm:{region}:{account}:parameter{name}");
-    let name = name.to_string();
-    move |f: &mut Fill<'_>| {
-        f.s.req.push_str(&format!(
-            "{{\"name\":\"{name}\",\"withDecryption\":{decrypt}}}"
-        ));
-        f.s.target.push_str(&arn);
-    }
-}
-
-/// A successful call in the home region with the given parameters.
-fn home_call(
-    sc: &mut Scene<'_>,
-    t: i64,
-    sess: &mut Sess,
-    src: Src,
-    name: &str,
-    params: &dyn Fn(&mut Fill<'_>),
-) -> String {
-    sc.call_gen(t, sess, HOME, src, name, Outcome::Normal, Some(params))
-}
-
-// ---- 8 ------------------------------------------------------------------------------
 
 pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incident {
     let index = 7;
@@ -75,14 +33,7 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
     let kr = sc.rng.access_key("AKIA", prod.num);
     let mut rm = Sess::new(w, Cred::user(&relmgr), PROD, &kr, OFFICE_IPS[0], UA_CLI_MAC).cli();
     let tr = anchor - 2 * 3600;
-    sc.call(
-        tr - 20,
-        &mut rm,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    sc.call_ok(tr - 20, &mut rm, HOME, Src::Sts, "GetCallerIdentity");
     let kt = sc.rng.access_key("ASIA", prod.num);
     sc.assume(&Assume {
         t: tr,
@@ -120,14 +71,14 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
         t += sc.rng.range(5, 60);
         if name == "PutObject" {
             let g = object(prod.buckets[0].clone(), format!("releases/v4.{i}.tgz"));
-            home_call(&mut sc, t, &mut twin, Src::S3, name, &g);
+            sc.home_call(t, &mut twin, Src::S3, name, &g);
         } else {
             let src = if name == "ListBuckets" {
                 Src::S3
             } else {
                 Src::Sts
             };
-            sc.call(t, &mut twin, HOME, src, name, Outcome::Normal);
+            sc.call_ok(t, &mut twin, HOME, src, name);
         }
     }
 
@@ -136,17 +87,10 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
     let k1 = sc.rng.access_key("AKIA", dev.num);
     let mut atk = Sess::new(w, Cred::user(&agent), DEV, &k1, ip, UA_KALI_CLI);
     let mut t = anchor;
-    let first = sc.call(
-        t,
-        &mut atk,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    let first = sc.call_ok(t, &mut atk, HOME, Src::Sts, "GetCallerIdentity");
     t += 4;
     let g = iam_user_gen(agent.name.clone(), dev.id.clone());
-    home_call(&mut sc, t, &mut atk, Src::Iam, "ListAccessKeys", &g);
+    sc.home_call(t, &mut atk, Src::Iam, "ListAccessKeys", &g);
     // a second key of the same user: no userName, so IAM acts on the caller
     t += 7;
     let k2 = sc.rng.access_key("AKIA", dev.num);
@@ -158,10 +102,7 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
         Src::Iam,
         "CreateAccessKey",
         Outcome::Normal,
-        Some(&move |f: &mut Fill<'_>| {
-            f.s.resp
-                .push_str(&emit::create_access_key_response(&name, &key2, tt));
-        }),
+        Some(&new_access_key(name, key2, tt, false)),
     );
     // a role session in the production account
     t += 30;
@@ -212,38 +153,17 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
         UA_KALI_CLI,
     );
     t += 20;
-    sc.call(
-        t,
-        &mut role_sess,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
+    sc.call_ok(t, &mut role_sess, HOME, Src::Sts, "GetCallerIdentity");
     t += 5;
-    sc.call(
-        t,
-        &mut role_sess,
-        HOME,
-        Src::S3,
-        "ListBuckets",
-        Outcome::Normal,
-    );
+    sc.call_ok(t, &mut role_sess, HOME, Src::S3, "ListBuckets");
     for name in ["config/prod.env", "backups/customers-2026-09.csv.gz"] {
         t += sc.rng.range(3, 12);
         let g = object(prod.buckets[0].clone(), name.to_string());
-        home_call(&mut sc, t, &mut role_sess, Src::S3, "GetObject", &g);
+        sc.home_call(t, &mut role_sess, Src::S3, "GetObject", &g);
     }
     t += 9;
     let g = secret(prod.secret_arn(REGIONS[HOME], 0));
-    home_call(
-        &mut sc,
-        t,
-        &mut role_sess,
-        Src::Secrets,
-        "GetSecretValue",
-        &g,
-    );
+    sc.home_call(t, &mut role_sess, Src::Secrets, "GetSecretValue", &g);
 
     let description = format!(
         "The long-term key {k1} of IAM user {} in the dev account ({}) leaked. From {ip} the attacker listed the user's keys, created a second key for the same user (CreateAccessKey without userName) and assumed the role release-deployer in the production account ({}) as session {session}; a minute later the new key {k2} was used for reconnaissance and the role session read two objects and a secret. The owner's other key of the same user (office, earlier) and the release manager's own session on the same role ARN are benign.",
@@ -295,118 +215,5 @@ pub(super) fn key_minting_leaked_key(w: &World, seed: u64, anchor: i64) -> Incid
         },
     ];
     inc.truth.path_flags = vec!["cross_account".into(), "data_access".into()];
-    inc
-}
-
-// ---- 9 ------------------------------------------------------------------------------
-
-pub(super) fn quiet_data_theft(w: &World, seed: u64, anchor: i64) -> Incident {
-    let index = 8;
-    let mut sc = Scene::new(w, seed, index);
-    let prod = &w.accounts[PROD];
-    let svc = user(w, &mut sc.rng, PROD, "reporting-svc");
-    let key = sc.rng.access_key("AKIA", prod.num);
-    let app_ip = aws_ip(&mut sc.rng, HOME);
-
-    // the application's own use of the key, all day: writes reports, reads nothing
-    let mut app = Sess::new(w, Cred::user(&svc), PROD, &key, &app_ip, UA_EC2_APP);
-    let mut t = anchor - 4 * 3600;
-    for run in 0..3 {
-        t += 3600;
-        sc.call(
-            t,
-            &mut app,
-            HOME,
-            Src::Sts,
-            "GetCallerIdentity",
-            Outcome::Normal,
-        );
-        for part in 0..2 {
-            t += sc.rng.range(2, 20);
-            let g = object(
-                prod.buckets[1].clone(),
-                format!("reports/daily-{run}-{part}.parquet"),
-            );
-            home_call(&mut sc, t, &mut app, Src::S3, "PutObject", &g);
-        }
-    }
-
-    // the thief: a few reads, spaced out, far below the bulk threshold
-    let ip = "203.0.113.200";
-    let mut atk = Sess::new(w, Cred::user(&svc), PROD, &key, ip, UA_PY_SCRIPT);
-    let mut t = anchor;
-    let first = sc.call(
-        t,
-        &mut atk,
-        HOME,
-        Src::Sts,
-        "GetCallerIdentity",
-        Outcome::Normal,
-    );
-    t = sc.calls(
-        t,
-        &mut atk,
-        (20, 90),
-        &[
-            ok(Src::S3, "ListBuckets", HOME),
-            ok(Src::S3, "ListObjects", HOME),
-            ok(Src::Secrets, "ListSecrets", HOME),
-        ],
-    );
-    for name in [
-        "finance/payroll-2026-09.xlsx",
-        "finance/payroll-2026-08.xlsx",
-        "hr/contracts.zip",
-        "exports/customers.csv",
-    ] {
-        t += sc.rng.range(30, 120);
-        let g = object(prod.buckets[0].clone(), name.to_string());
-        home_call(&mut sc, t, &mut atk, Src::S3, "GetObject", &g);
-    }
-    for i in 0..2 {
-        t += sc.rng.range(30, 120);
-        let g = secret(prod.secret_arn(REGIONS[HOME], i));
-        home_call(&mut sc, t, &mut atk, Src::Secrets, "GetSecretValue", &g);
-    }
-    t += 40;
-    let g = parameter(REGIONS[HOME], &prod.id, "/prod/db/password", true);
-    home_call(&mut sc, t, &mut atk, Src::Ssm, "GetParameter", &g);
-    // a parameter read without decryption returns no secret: not a data read
-    t += 25;
-    let g = parameter(REGIONS[HOME], &prod.id, "/prod/app/region", false);
-    home_call(&mut sc, t, &mut atk, Src::Ssm, "GetParameter", &g);
-
-    let description = format!(
-        "The long-term key {key} of the application user {} in the production account ({}) was stolen. From {ip} the thief read four objects, two secrets and one decrypted parameter over about fifteen minutes, well below any bulk-read threshold. The application's own calls with the same key (from {app_ip}) only write reports and are benign.",
-        svc.name, prod.id
-    );
-    let origin = Origin {
-        kind: "IAMUser".into(),
-        identifier: svc.arn(),
-        account: prod.id.clone(),
-        evidence_event_ids: vec![first],
-    };
-    let decoys = vec![app.decoy("same_key_legitimate_use")];
-    let meta = Meta {
-        seed,
-        index,
-        description,
-        selection: format!(
-            "Events signed with key {key} whose sourceIPAddress is {ip}; the same key's calls from {app_ip} are the application's."
-        ),
-        subject: &atk,
-        origin,
-        chain: Vec::new(),
-        flags: &["long_term_key", "low_volume_collection"],
-        decoys,
-        finding_type: "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        finding_api: ("s3.amazonaws.com", "GetObject"),
-        finding_ip: ip.to_string(),
-        severity: 8.0,
-        title: "Credentials of user reporting-svc were used from an unusual address.",
-        remote_account: None,
-    };
-    let mut inc = sc.finish(meta, vec![&atk], Some(vec![ip.to_string()]));
-    inc.truth.path_flags = vec!["data_access".into()];
     inc
 }
