@@ -22,7 +22,7 @@ pub struct Manifest {
     /// Id the next segment will get.
     pub next_segment: u64,
     pub segments: Vec<Segment>,
-    /// The merged `sessions` table, and the last segment it covers.
+    /// The merged `sessions` table, and the highest segment id it covers.
     pub sessions_file: Option<String>,
     pub sessions_upto_segment: Option<u64>,
     /// Every source file ingested, by key, with what became of it.
@@ -31,6 +31,10 @@ pub struct Manifest {
     /// (a VPC endpoint owned by none of them is the caller's own).
     #[serde(default)]
     pub accounts: std::collections::BTreeSet<String>,
+    /// Runs of the identity index (`index.rs`); segments none covers are read in full.
+    /// Absent in stores written before the index existed.
+    #[serde(default)]
+    pub index: Vec<crate::index::IndexRun>,
 }
 
 /// One ingest commit: an events file and what was derived from it.
@@ -122,15 +126,28 @@ impl Manifest {
             v.push(s.rejects_file.clone());
         }
         v.extend(self.sessions_file.clone());
+        v.extend(self.index.iter().map(|r| r.file.clone()));
         v
     }
 
-    /// Whether the merged sessions table covers every segment.
+    /// Whether the merged sessions table covers every segment: it covers the segments up to
+    /// `sessions_upto_segment` (ids only grow; a compaction gives the segments it writes
+    /// new ids and moves the mark to them).
     pub fn sessions_current(&self) -> bool {
-        match self.segments.last() {
+        match self.segments.iter().map(|s| s.id).max() {
             None => true,
-            Some(last) => self.sessions_upto_segment == Some(last.id),
+            Some(last) => self.sessions_upto_segment == Some(last),
         }
+    }
+
+    /// Whether the identity index covers every segment.
+    pub fn index_current(&self) -> bool {
+        let covered: std::collections::HashSet<u64> = self
+            .index
+            .iter()
+            .flat_map(|r| r.segments.iter().copied())
+            .collect();
+        self.segments.iter().all(|s| covered.contains(&s.id))
     }
 
     /// Events stored in all segments.

@@ -1,5 +1,6 @@
 //! One function per subcommand.
 
+mod compact;
 mod demo;
 mod hunt;
 mod ingest;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => verify::run(a),
         Command::Hunt(a) => hunt::hunt(a),
         Command::Demo(a) => demo::run(a),
+        Command::Compact(a) => compact::run(a),
         #[cfg(feature = "ballista")]
         Command::Cluster(c) => crate::cluster::role(c),
         Command::BenchFloor(a) => bench_floor(a),
