@@ -105,21 +105,38 @@ fn index_and_compaction_never_change_an_answer() {
         "with the index"
     );
 
-    // A store written before the index existed: no runs listed, no index files.
+    // A store written before the index existed and before the sources left the manifest:
+    // no runs listed, no index files, the sources inline.
     let old = tmp.path().join("old");
     copy_dir(&store, &old);
     let mut m = manifest(&old);
-    m.as_object_mut().unwrap().remove("index");
+    let sources_file = old.join(m["sources_file"].as_str().unwrap());
+    let sources: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sources_file).unwrap()).unwrap();
+    let files = sources.as_object().unwrap().len() as u64;
+    let o = m.as_object_mut().unwrap();
+    for k in ["index", "sources_file", "sources_seq"] {
+        o.remove(k);
+    }
+    o.insert("sources".into(), sources);
     std::fs::write(old.join("manifest.json"), m.to_string()).unwrap();
     std::fs::remove_dir_all(old.join("index")).unwrap();
+    std::fs::remove_dir_all(old.join("sources")).unwrap();
     assert_eq!(answers(&old, &findings, false), expected, "no index");
-    // Its next ingest (nothing new to read) builds the index.
-    bt().args(["ingest", "--store"])
+    // Its next ingest (nothing new to read) keeps every source, moves them out of the
+    // manifest and builds the index.
+    let out = bt()
+        .args(["ingest", "--json", "--store"])
         .arg(&old)
         .arg(trail.join("AWSLogs"))
-        .assert()
-        .success();
-    assert!(!manifest(&old)["index"].as_array().unwrap().is_empty());
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["stored"], 0);
+    assert_eq!(s["files_unchanged"].as_u64(), Some(files));
+    let m = manifest(&old);
+    assert!(m.get("sources").is_none() && m["sources_file"].is_string());
+    assert!(!m["index"].as_array().unwrap().is_empty());
     assert_eq!(
         answers(&old, &findings, false),
         expected,
@@ -169,6 +186,7 @@ fn index_and_compaction_never_change_an_answer() {
             listed += 1;
         }
     }
+    assert_eq!(std::fs::read_dir(store.join("sources")).unwrap().count(), 1);
     let on_disk = ["events", "issuances", "session_parts", "ids"]
         .iter()
         .map(|d| std::fs::read_dir(store.join(d)).unwrap().count())

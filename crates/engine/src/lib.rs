@@ -115,8 +115,9 @@ impl Engine {
         dir: &Path,
         make: impl FnOnce(SessionConfig) -> Result<SessionContext, EngineError>,
     ) -> Result<Engine, EngineError> {
-        let store = Store::open(dir)?;
-        let manifest = store.manifest()?;
+        Store::open(dir)?;
+        // Readers never need the list of source files read, which grows with the store.
+        let manifest = Manifest::load_catalog(dir)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

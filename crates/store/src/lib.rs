@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! STORE/manifest.json              what is committed (the only source of truth)
+//! STORE/sources/sources-N.json     the source files read, named by the manifest (writers only)
 //! STORE/events/seg-N.parquet       every record: normalized columns + the rest as JSON text
 //! STORE/issuances/seg-N.parquet    credential-issuing and session-starting events
 //! STORE/session_parts/seg-N.parquet  per-segment session aggregates
@@ -34,7 +35,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::path::{Path, PathBuf};
 
 /// Subdirectories holding table files.
-pub const SUBDIRS: [&str; 7] = [
+pub const SUBDIRS: [&str; 8] = [
     "events",
     "issuances",
     "session_parts",
@@ -42,6 +43,7 @@ pub const SUBDIRS: [&str; 7] = [
     "ids",
     "rejects",
     "index",
+    "sources",
 ];
 
 /// Columns of the events table that carry bloom filters (point lookups).
