@@ -95,7 +95,7 @@ impl Store {
         }
         if moved.is_empty() {
             summary.segments_after = manifest.segments.len() as u64;
-            if !manifest.index_current() {
+            if !manifest.up_to_date() {
                 crate::sessions::save_with_sessions(&self.dir, &mut manifest)?;
             }
             summary.seconds = started.elapsed().as_secs_f64();

@@ -885,10 +885,10 @@ impl<'a> IngestRun<'a> {
 
     /// Returns the summary of every round. Every commit brought the sessions table and the
     /// identity index up to date; a store whose table is behind its segments (left so by a
-    /// version that rebuilt it only at the end of an ingest) or that has segments no index
-    /// run covers (written before the index existed) is repaired here.
+    /// version that rebuilt it only at the end of an ingest), that has segments no index
+    /// run covers or its sources inline (written before either existed) is repaired here.
     pub fn finish(mut self) -> Result<IngestSummary, StoreError> {
-        if !self.manifest.sessions_current() || !self.manifest.index_current() {
+        if !self.manifest.up_to_date() {
             sessions::save_with_sessions(&self.store.dir, &mut self.manifest)?;
         }
         self.summary.seconds = self.started.elapsed().as_secs_f64();

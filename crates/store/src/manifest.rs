@@ -187,6 +187,15 @@ impl Manifest {
         }
     }
 
+    /// Whether a save would change nothing but `sources`: the sessions table and the index
+    /// cover every segment and the sources are in their own file (a store an older backtrail
+    /// wrote is brought to this state by its next ingest or compaction).
+    pub fn up_to_date(&self) -> bool {
+        self.sessions_current()
+            && self.index_current()
+            && (self.sources_file.is_some() || self.sources.is_empty())
+    }
+
     /// Whether the identity index covers every segment.
     pub fn index_current(&self) -> bool {
         let covered: std::collections::HashSet<u64> = self
