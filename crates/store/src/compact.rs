@@ -162,7 +162,7 @@ impl Store {
                 issuances.push(&i);
             }
         }
-        write_table(&tmp(&seg.issuances_file), issuances.finish())?;
+        crate::ingest::write_parquet_tmp(&tmp(&seg.issuances_file), issuances.finish())?;
 
         let mut agg = SessionAggregator::default();
         for o in olds {
@@ -174,7 +174,7 @@ impl Store {
         for r in agg.finish() {
             parts.push(&r);
         }
-        write_table(&tmp(&seg.session_parts_file), parts.finish())?;
+        crate::ingest::write_parquet_tmp(&tmp(&seg.session_parts_file), parts.finish())?;
 
         let (bytes, days) = encode(&merged_ids(dir, olds)?);
         write_durably(&tmp(&seg.ids_file), &bytes)?;
@@ -267,15 +267,6 @@ fn copy_events(dir: &Path, olds: &[Segment], to: &Path, rows: usize) -> Result<(
     flush(&mut held, &mut w)?;
     let f = w.into_inner()?;
     f.sync_all().map_err(|e| StoreError::io(to, e))?;
-    Ok(())
-}
-
-fn write_table(path: &Path, batch: RecordBatch) -> Result<(), StoreError> {
-    let f = File::create(path).map_err(|e| StoreError::io(path, e))?;
-    let mut w = ArrowWriter::try_new(f, batch.schema(), Some(parquet_props(1 << 20, false)))?;
-    w.write(&batch)?;
-    let f = w.into_inner()?;
-    f.sync_all().map_err(|e| StoreError::io(path, e))?;
     Ok(())
 }
 

@@ -938,7 +938,7 @@ fn json_line<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("reject entries serialize")
 }
 
-fn write_parquet_tmp(path: &Path, batch: RecordBatch) -> Result<(), StoreError> {
+pub(crate) fn write_parquet_tmp(path: &Path, batch: RecordBatch) -> Result<(), StoreError> {
     let f = File::create(path).map_err(|e| StoreError::io(path, e))?;
     let mut w = ArrowWriter::try_new(f, batch.schema(), Some(parquet_props(1 << 20, false)))?;
     w.write(&batch)?;

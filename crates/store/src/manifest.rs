@@ -29,7 +29,7 @@ pub struct Manifest {
     /// not in this file: only writers need it, and it grows with the number of files read
     /// (about a million at 100 million events), while every reader loads the manifest.
     /// Manifests written before the split hold it inline; it is moved out on their next save.
-    #[serde(default, skip_serializing)]
+    #[serde(default, serialize_with = "no_sources")]
     pub sources: BTreeMap<String, SourceRecord>,
     /// The file holding `sources` (`sources/sources-N.json`), written with each save.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +210,17 @@ impl Manifest {
     pub fn total_events(&self) -> u64 {
         self.segments.iter().map(|s| s.rows).sum()
     }
+}
+
+/// `sources` as the manifest holds them now: an empty map, which older backtrail binaries
+/// (for which the field is required) still read; they see no source as ingested, so an
+/// ingest by one of them reads every file again and finds its events as duplicates.
+fn no_sources<S: serde::Serializer>(
+    _: &BTreeMap<String, SourceRecord>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    s.serialize_map(Some(0))?.end()
 }
 
 /// Writes a file and flushes it to disk before returning.
