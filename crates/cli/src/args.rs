@@ -74,6 +74,8 @@ pub enum Command {
     Hunt(HuntArgs),
     /// Generate a small trail, ingest it and investigate one planted incident.
     Demo(DemoArgs),
+    /// Merge many small segments into fewer, so lookups open fewer files.
+    Compact(CompactArgs),
     /// Run a Ballista scheduler or executor with backtrail's functions and plan codec.
     #[cfg(feature = "ballista")]
     #[command(subcommand)]
@@ -116,6 +118,25 @@ pub struct ScopeArgs {
     /// Only these regions (repeatable).
     #[arg(long = "region")]
     pub regions: Vec<String>,
+}
+
+/// `backtrail compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Store directory (compaction always runs in this process, on the store's files).
+    #[arg(
+        long,
+        short = 's',
+        env = "BACKTRAIL_STORE",
+        default_value = "backtrail-store"
+    )]
+    pub store: PathBuf,
+    /// Most events a compacted segment holds.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub segment_rows: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -414,7 +414,7 @@ impl ExecutionPlan for WriteExec {
         let worker = std::thread::Builder::new()
             .name("backtrail-write".into())
             .spawn(move || -> Result<String> {
-                let manifest = Manifest::load(&spec.store).map_err(exec_err)?;
+                let manifest = Manifest::load_catalog(&spec.store).map_err(exec_err)?;
                 let opts = IngestOptions {
                     row_group_rows: spec.row_group_rows,
                     segment_rows: spec.segment_rows,

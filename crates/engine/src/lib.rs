@@ -5,20 +5,29 @@
 //! `datafusion-functions-json` for the JSON-text columns. It answers `backtrail query` and
 //! implements [`EventLookup`] for the analyses, with filters that Parquet statistics, page
 //! indexes and bloom filters can prune on.
+//!
+//! A lookup by identity first asks the store's identity index which segments can hold the
+//! value, and scans only those segments' files (a table over just those files, the same
+//! SQL): the files it opens depend on what it finds, not on the size of the store. Segments
+//! the index does not cover are always scanned, so answers never depend on the index.
+//! `BACKTRAIL_NO_INDEX=1` turns it off (every lookup scans every segment), for benchmarks.
 
 pub mod output;
 
 use arrow::array::RecordBatch;
 use backtrail_model::{Event, EventLookup, Issuance, SessionKey, SessionSummary, Window};
 use backtrail_store::columns::{Table, rows, schema};
+use backtrail_store::index::{Index, Kind};
 use backtrail_store::{Manifest, Store};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +74,18 @@ pub struct Engine {
     ctx: SessionContext,
     rt: tokio::runtime::Runtime,
     manifest: Manifest,
+    index: Index,
+    /// The store directory, absolute (table files are registered by absolute path).
+    dir: PathBuf,
+    /// Numbers the tables registered for one lookup.
+    scoped: AtomicU64,
+}
+
+/// The two tables whose files are split by segment.
+#[derive(Clone, Copy)]
+enum Split {
+    Events,
+    Issuances,
 }
 
 /// The session settings every backtrail query runs with, embedded or on a cluster:
@@ -94,8 +115,9 @@ impl Engine {
         dir: &Path,
         make: impl FnOnce(SessionConfig) -> Result<SessionContext, EngineError>,
     ) -> Result<Engine, EngineError> {
-        let store = Store::open(dir)?;
-        let manifest = store.manifest()?;
+        Store::open(dir)?;
+        // Readers never need the list of source files read, which grows with the store.
+        let manifest = Manifest::load_catalog(dir)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -119,7 +141,85 @@ impl Engine {
             .map(|f| abs.join(f).display().to_string())
             .collect();
         register::<SessionSummary>(&ctx, "sessions", sessions)?;
-        Ok(Engine { ctx, rt, manifest })
+        let index = Index::open(
+            &abs,
+            &manifest,
+            std::env::var_os("BACKTRAIL_NO_INDEX").is_none(),
+        );
+        Ok(Engine {
+            ctx,
+            rt,
+            manifest,
+            index,
+            dir: abs,
+            scoped: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `sql(table)` over the segments `only` lists (None: all of them) of `split`, as a
+    /// table of just their files; no segment: no rows, nothing read.
+    fn select_in<T: Table>(
+        &self,
+        split: Split,
+        only: Option<&BTreeSet<u64>>,
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>, EngineError> {
+        let (all, file): (&str, fn(&backtrail_store::manifest::Segment) -> &String) = match split {
+            Split::Events => ("events", |s| &s.events_file),
+            Split::Issuances => ("issuances", |s| &s.issuances_file),
+        };
+        let Some(only) = only else {
+            return self.select(&sql(all));
+        };
+        // Files in the manifest's order, as the whole table lists them.
+        let files: Vec<String> = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| only.contains(&s.id))
+            .map(|s| self.dir.join(file(s)).display().to_string())
+            .collect();
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        if files.len() == self.manifest.segments.len() {
+            return self.select(&sql(all));
+        }
+        let name = format!(
+            "{all}_scoped_{}",
+            self.scoped.fetch_add(1, Ordering::Relaxed)
+        );
+        match split {
+            Split::Events => register::<Event>(&self.ctx, &name, files)?,
+            Split::Issuances => register::<Issuance>(&self.ctx, &name, files)?,
+        }
+        let out = self.select(&sql(&name));
+        self.ctx.deregister_table(name.as_str())?;
+        out
+    }
+
+    /// Segments whose events fall (partly) in `w`.
+    fn in_window(&self, w: Window) -> BTreeSet<u64> {
+        self.manifest
+            .segments
+            .iter()
+            .filter(|s| s.rows > 0 && s.max_time >= w.start && s.min_time <= w.end)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Segments that may hold events of the session `k` (matched on key and ARN).
+    fn session_segments(&self, k: &SessionKey) -> Option<BTreeSet<u64>> {
+        let by_key = k
+            .access_key_id
+            .as_deref()
+            .map(|v| self.index.segments(Kind::AccessKey, v));
+        let by_arn = k.arn.as_deref().map(|v| self.index.segments(Kind::Arn, v));
+        match (by_key, by_arn) {
+            (Some(a), Some(b)) => Some(a.intersection(&b).copied().collect()),
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (None, None) => None,
+        }
     }
 
     /// The manifest the tables were registered from.
@@ -225,36 +325,56 @@ impl EventLookup for Engine {
     type Error = EngineError;
 
     fn issuances_by_issued_key(&self, key: &str) -> Result<Vec<Issuance>, EngineError> {
-        self.select(&format!(
-            "SELECT * FROM issuances WHERE issued_access_key_id = {} ORDER BY event_time",
-            lit(key)
-        ))
+        let only = self.index.segments(Kind::IssuedKey, key);
+        self.select_in(Split::Issuances, Some(&only), |t| {
+            format!(
+                "SELECT * FROM {t} WHERE issued_access_key_id = {} ORDER BY event_time",
+                lit(key)
+            )
+        })
     }
     fn issuances_by_issued_arn(&self, arn: &str) -> Result<Vec<Issuance>, EngineError> {
-        self.select(&format!(
-            "SELECT * FROM issuances WHERE issued_arn = {} ORDER BY event_time",
-            lit(arn)
-        ))
+        let only = self.index.segments(Kind::IssuedArn, arn);
+        self.select_in(Split::Issuances, Some(&only), |t| {
+            format!(
+                "SELECT * FROM {t} WHERE issued_arn = {} ORDER BY event_time",
+                lit(arn)
+            )
+        })
     }
     fn issuances_by_shared_id(&self, id: &str) -> Result<Vec<Issuance>, EngineError> {
-        self.select(&format!(
-            "SELECT * FROM issuances WHERE shared_event_id = {} ORDER BY event_time",
-            lit(id)
-        ))
+        let only = self.index.segments(Kind::SharedEventId, id);
+        self.select_in(Split::Issuances, Some(&only), |t| {
+            format!(
+                "SELECT * FROM {t} WHERE shared_event_id = {} ORDER BY event_time",
+                lit(id)
+            )
+        })
     }
     fn issuances_by_caller_arn(&self, arn: &str, w: Window) -> Result<Vec<Issuance>, EngineError> {
-        self.select(&format!(
-            "SELECT * FROM issuances WHERE caller_arn = {} AND {} ORDER BY event_time",
-            lit(arn),
-            window_sql("event_time", w)
-        ))
+        let only: BTreeSet<u64> = self
+            .index
+            .segments(Kind::CallerArn, arn)
+            .intersection(&self.in_window(w))
+            .copied()
+            .collect();
+        self.select_in(Split::Issuances, Some(&only), |t| {
+            format!(
+                "SELECT * FROM {t} WHERE caller_arn = {} AND {} ORDER BY event_time",
+                lit(arn),
+                window_sql("event_time", w)
+            )
+        })
     }
     fn issuances_by_name(&self, name: &str, w: Window) -> Result<Vec<Issuance>, EngineError> {
-        self.select(&format!(
-            "SELECT * FROM issuances WHERE event_name = {} AND {} ORDER BY event_time",
-            lit(name),
-            window_sql("event_time", w)
-        ))
+        let only = self.in_window(w);
+        self.select_in(Split::Issuances, Some(&only), |t| {
+            format!(
+                "SELECT * FROM {t} WHERE event_name = {} AND {} ORDER BY event_time",
+                lit(name),
+                window_sql("event_time", w)
+            )
+        })
     }
     fn sessions_by_key(&self, key: &str) -> Result<Vec<SessionSummary>, EngineError> {
         self.select(&format!(
@@ -286,6 +406,15 @@ impl EventLookup for Engine {
         let mut out = Vec::new();
         // Bounded OR-lists keep the plan small and each access key prunable on its own.
         for chunk in keys.chunks(64) {
+            // The union of the segments each session can be in; one without key or ARN can
+            // be anywhere.
+            let mut only = Some(BTreeSet::new());
+            for k in chunk {
+                match (self.session_segments(k), only.as_mut()) {
+                    (Some(segs), Some(acc)) => acc.extend(segs),
+                    _ => only = None,
+                }
+            }
             let cond: Vec<String> = chunk
                 .iter()
                 .map(|k| {
@@ -297,19 +426,28 @@ impl EventLookup for Engine {
                     )
                 })
                 .collect();
-            out.extend(
-                self.select::<Event>(&format!("SELECT * FROM events WHERE {}", cond.join(" OR ")))?,
-            );
+            let cond = cond.join(" OR ");
+            out.extend(self.select_in::<Event>(Split::Events, only.as_ref(), |t| {
+                format!("SELECT * FROM {t} WHERE {cond}")
+            })?);
         }
         out.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
         Ok(out)
     }
     fn event_by_id(&self, id: &str) -> Result<Option<Event>, EngineError> {
+        // Analyses read issuing events by id: the index knows their segments. Any other id
+        // is looked for everywhere.
+        let mut only = self.index.found(Kind::IssuanceEventId, id);
+        let only = if only.is_empty() {
+            None
+        } else {
+            only.extend(self.index.uncovered().iter().copied());
+            Some(only)
+        };
         Ok(self
-            .select::<Event>(&format!(
-                "SELECT * FROM events WHERE event_id = {} LIMIT 1",
-                lit(id)
-            ))?
+            .select_in::<Event>(Split::Events, only.as_ref(), |t| {
+                format!("SELECT * FROM {t} WHERE event_id = {} LIMIT 1", lit(id))
+            })?
             .into_iter()
             .next())
     }

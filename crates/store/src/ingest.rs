@@ -302,7 +302,7 @@ impl Store {
         Ok((run, todo))
     }
 
-    fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
+    pub(crate) fn remove_orphans(&self, manifest: &Manifest) -> Result<(), StoreError> {
         let keep: std::collections::HashSet<String> =
             manifest.referenced_files().into_iter().collect();
         for sub in crate::SUBDIRS {
@@ -883,11 +883,12 @@ impl<'a> IngestRun<'a> {
         sessions::save_with_sessions(&self.store.dir, &mut self.manifest)
     }
 
-    /// Returns the summary of every round. Every commit brought the sessions table up to
-    /// date; a store whose table is behind its segments (left so by a version that rebuilt
-    /// it only at the end of an ingest) is repaired here.
+    /// Returns the summary of every round. Every commit brought the sessions table and the
+    /// identity index up to date; a store whose table is behind its segments (left so by a
+    /// version that rebuilt it only at the end of an ingest), that has segments no index
+    /// run covers or its sources inline (written before either existed) is repaired here.
     pub fn finish(mut self) -> Result<IngestSummary, StoreError> {
-        if !self.manifest.sessions_current() {
+        if !self.manifest.up_to_date() {
             sessions::save_with_sessions(&self.store.dir, &mut self.manifest)?;
         }
         self.summary.seconds = self.started.elapsed().as_secs_f64();
@@ -937,7 +938,7 @@ fn json_line<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("reject entries serialize")
 }
 
-fn write_parquet_tmp(path: &Path, batch: RecordBatch) -> Result<(), StoreError> {
+pub(crate) fn write_parquet_tmp(path: &Path, batch: RecordBatch) -> Result<(), StoreError> {
     let f = File::create(path).map_err(|e| StoreError::io(path, e))?;
     let mut w = ArrowWriter::try_new(f, batch.schema(), Some(parquet_props(1 << 20, false)))?;
     w.write(&batch)?;
@@ -948,7 +949,7 @@ fn write_parquet_tmp(path: &Path, batch: RecordBatch) -> Result<(), StoreError> 
 
 /// Orders a row group by access key, ARN and time, so that one session's rows sit in few
 /// pages and the page index can skip the rest.
-fn sort_for_lookup(batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
+pub(crate) fn sort_for_lookup(batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
     let col = |n: &str| batch.column_by_name(n).expect("events schema").clone();
     let opts = arrow::compute::SortOptions {
         descending: false,

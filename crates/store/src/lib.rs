@@ -3,19 +3,23 @@
 //!
 //! ```text
 //! STORE/manifest.json              what is committed (the only source of truth)
+//! STORE/sources/sources-N.json     the source files read, named by the manifest (writers only)
 //! STORE/events/seg-N.parquet       every record: normalized columns + the rest as JSON text
 //! STORE/issuances/seg-N.parquet    credential-issuing and session-starting events
 //! STORE/session_parts/seg-N.parquet  per-segment session aggregates
 //! STORE/sessions/sessions-N.parquet  the merged sessions table
 //! STORE/ids/seg-N.ids              event-id hashes per day, for duplicate checks
 //! STORE/rejects/seg-N.jsonl        records and files not stored, with the reason
+//! STORE/index/run-N.idx            identity index: which segments hold a key or ARN
 //! ```
 //! Row groups of the events table are sorted by access key, ARN and time and carry bloom
 //! filters on event id, access key, ARN and principal id, so that looking one of them up
 //! reads a small part of the store (see docs/store.md for the measurements).
 
 pub mod columns;
+pub mod compact;
 pub mod ids;
+pub mod index;
 pub mod ingest;
 pub mod manifest;
 pub mod sessions;
@@ -31,13 +35,15 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::path::{Path, PathBuf};
 
 /// Subdirectories holding table files.
-pub const SUBDIRS: [&str; 6] = [
+pub const SUBDIRS: [&str; 8] = [
     "events",
     "issuances",
     "session_parts",
     "sessions",
     "ids",
     "rejects",
+    "index",
+    "sources",
 ];
 
 /// Columns of the events table that carry bloom filters (point lookups).

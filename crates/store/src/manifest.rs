@@ -22,15 +22,30 @@ pub struct Manifest {
     /// Id the next segment will get.
     pub next_segment: u64,
     pub segments: Vec<Segment>,
-    /// The merged `sessions` table, and the last segment it covers.
+    /// The merged `sessions` table, and the highest segment id it covers.
     pub sessions_file: Option<String>,
     pub sessions_upto_segment: Option<u64>,
-    /// Every source file ingested, by key, with what became of it.
+    /// Every source file ingested, by key, with what became of it. Kept in `sources_file`,
+    /// not in this file: only writers need it, and it grows with the number of files read
+    /// (about a million at 100 million events), while every reader loads the manifest.
+    /// Manifests written before the split hold it inline; it is moved out on their next save.
+    #[serde(default, serialize_with = "no_sources")]
     pub sources: BTreeMap<String, SourceRecord>,
+    /// The file holding `sources` (`sources/sources-N.json`), written with each save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources_file: Option<String>,
+    /// Number of the last sources file written: each save writes a new one, so the file the
+    /// listed manifest names is never overwritten.
+    #[serde(default)]
+    pub sources_seq: u64,
     /// Recipient accounts of the stored events: the accounts whose trails the store holds
     /// (a VPC endpoint owned by none of them is the caller's own).
     #[serde(default)]
     pub accounts: std::collections::BTreeSet<String>,
+    /// Runs of the identity index (`index.rs`); segments none covers are read in full.
+    /// Absent in stores written before the index existed.
+    #[serde(default)]
+    pub index: Vec<crate::index::IndexRun>,
 }
 
 /// One ingest commit: an events file and what was derived from it.
@@ -74,8 +89,25 @@ pub struct SourceRecord {
 }
 
 impl Manifest {
-    /// Reads the manifest of `dir`, or an empty one for a new store.
+    /// Reads the manifest of `dir` with its `sources` (what a writer needs), or an empty one
+    /// for a new store.
     pub fn load(dir: &Path) -> Result<Manifest, StoreError> {
+        let mut m = Self::load_catalog(dir)?;
+        if let Some(f) = &m.sources_file {
+            let p = dir.join(f);
+            let bytes = std::fs::read(&p).map_err(|e| StoreError::io(&p, e))?;
+            m.sources = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(m)
+    }
+
+    /// Reads the manifest of `dir` without the `sources` of its separate file: what a
+    /// reader needs (segments, sessions table, index, accounts), in a file whose size does
+    /// not follow the number of source files.
+    pub fn load_catalog(dir: &Path) -> Result<Manifest, StoreError> {
         let p = dir.join("manifest.json");
         match std::fs::read(&p) {
             Ok(bytes) => {
@@ -100,14 +132,32 @@ impl Manifest {
         }
     }
 
-    /// Replaces the manifest atomically.
-    pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
+    /// Replaces the manifest atomically: `sources` go to a new file, durable before the
+    /// manifest naming it is renamed into place; the file it replaces is removed after
+    /// (only writers read it, and they hold the store's lock).
+    pub fn save(&mut self, dir: &Path) -> Result<(), StoreError> {
+        let seq = self.sources_seq + 1;
+        let file = format!("sources/sources-{seq:08}.json");
+        let sources_dir = dir.join("sources");
+        std::fs::create_dir_all(&sources_dir).map_err(|e| StoreError::io(&sources_dir, e))?;
+        let tmp = dir.join(format!("{file}.tmp"));
+        let bytes = serde_json::to_vec(&self.sources).expect("sources serialize");
+        write_durably(&tmp, &bytes)?;
+        let dst = dir.join(&file);
+        std::fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+        sync_dir(&sources_dir);
+        let replaced = self.sources_file.replace(file);
+        self.sources_seq = seq;
+
         let tmp = dir.join("manifest.json.tmp");
         let bytes = serde_json::to_vec(self).expect("manifest serializes");
         write_durably(&tmp, &bytes)?;
         let dst = dir.join("manifest.json");
         std::fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
         sync_dir(dir);
+        if let Some(old) = replaced {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
         Ok(())
     }
 
@@ -122,21 +172,55 @@ impl Manifest {
             v.push(s.rejects_file.clone());
         }
         v.extend(self.sessions_file.clone());
+        v.extend(self.index.iter().map(|r| r.file.clone()));
+        v.extend(self.sources_file.clone());
         v
     }
 
-    /// Whether the merged sessions table covers every segment.
+    /// Whether the merged sessions table covers every segment: it covers the segments up to
+    /// `sessions_upto_segment` (ids only grow; a compaction gives the segments it writes
+    /// new ids and moves the mark to them).
     pub fn sessions_current(&self) -> bool {
-        match self.segments.last() {
+        match self.segments.iter().map(|s| s.id).max() {
             None => true,
-            Some(last) => self.sessions_upto_segment == Some(last.id),
+            Some(last) => self.sessions_upto_segment == Some(last),
         }
+    }
+
+    /// Whether a save would change nothing but `sources`: the sessions table and the index
+    /// cover every segment and the sources are in their own file (a store an older backtrail
+    /// wrote is brought to this state by its next ingest or compaction).
+    pub fn up_to_date(&self) -> bool {
+        self.sessions_current()
+            && self.index_current()
+            && (self.sources_file.is_some() || self.sources.is_empty())
+    }
+
+    /// Whether the identity index covers every segment.
+    pub fn index_current(&self) -> bool {
+        let covered: std::collections::HashSet<u64> = self
+            .index
+            .iter()
+            .flat_map(|r| r.segments.iter().copied())
+            .collect();
+        self.segments.iter().all(|s| covered.contains(&s.id))
     }
 
     /// Events stored in all segments.
     pub fn total_events(&self) -> u64 {
         self.segments.iter().map(|s| s.rows).sum()
     }
+}
+
+/// `sources` as the manifest holds them now: an empty map, which older backtrail binaries
+/// (for which the field is required) still read; they see no source as ingested, so an
+/// ingest by one of them reads every file again and finds its events as duplicates.
+fn no_sources<S: serde::Serializer>(
+    _: &BTreeMap<String, SourceRecord>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    s.serialize_map(Some(0))?.end()
 }
 
 /// Writes a file and flushes it to disk before returning.

@@ -33,13 +33,22 @@ pub fn read_table<T: crate::columns::Table>(path: &Path) -> Result<Vec<T>, Store
 /// written under a new name. The table it replaces stays one commit longer, for readers
 /// that opened the previous manifest; older ones are removed (and the next ingest removes
 /// whatever the manifest does not list).
+///
+/// The identity index is brought up to date in the same commit ([`crate::index::refresh`]):
+/// its new runs are durable before the manifest that lists them, and the runs they replace
+/// are removed after it (a reader still holding the previous manifest that finds a run gone
+/// reads that run's segments in full, so its answers do not change).
 pub fn save_with_sessions(dir: &Path, manifest: &mut Manifest) -> Result<(), StoreError> {
     let replaced = if manifest.sessions_current() {
         None
     } else {
         refresh(dir, manifest)?
     };
+    let replaced_runs = crate::index::refresh(dir, manifest)?;
     manifest.save(dir)?;
+    for f in replaced_runs {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     if let Some(replaced) = replaced {
         let keep = [manifest.sessions_file.clone(), Some(replaced)];
         let sub = dir.join("sessions");
@@ -77,7 +86,7 @@ fn refresh(dir: &Path, manifest: &mut Manifest) -> Result<Option<String>, StoreE
         }
     }
     let rows = agg.finish();
-    let upto = manifest.segments.last().map(|s| s.id);
+    let upto = manifest.segments.iter().map(|s| s.id).max();
     let name = format!("sessions/sessions-{:08}.parquet", upto.unwrap_or(0));
     let tmp = dir.join(format!("{name}.tmp"));
     let f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;

@@ -1,6 +1,7 @@
 //! One function per subcommand.
 
 mod bench_floor;
+mod compact;
 mod demo;
 mod hunt;
 mod ingest;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => verify::run(a),
         Command::Hunt(a) => hunt::hunt(a),
         Command::Demo(a) => demo::run(a),
+        Command::Compact(a) => compact::run(a),
         #[cfg(feature = "ballista")]
         Command::Cluster(c) => cluster(c),
         Command::BenchFloor(a) => bench_floor::run(a),
