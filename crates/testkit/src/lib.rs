@@ -21,7 +21,14 @@ pub fn realdata() -> Option<PathBuf> {
         );
         return Some(p);
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata");
+    // `cargo test` names the package under test at run time; every package sits at
+    // `crates/NAME`. The compile-time path is only a fallback: this crate's build can be
+    // reused from another checkout of the workspace (a shared target dir, as in CI),
+    // and then names that checkout.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let p = package.join("../../../shared/realdata");
     if p.is_dir() {
         return Some(p);
     }
