@@ -119,6 +119,26 @@ fn start_on(engine: &str, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// The child's output once it exits; a child still running after `limit` (long past the
+/// scheduler's 30 s executor timeout, after which lost tasks are re-run) is killed and the
+/// test fails: a query that neither answers nor fails is the one outcome not allowed.
+fn wait_at_most(mut child: Child, limit: Duration) -> std::process::Output {
+    let until = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the query in flight when an executor died neither answered nor failed within \
+                 {limit:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -325,7 +345,7 @@ fn cluster_gives_the_embedded_answers() {
     );
     std::thread::sleep(Duration::from_millis(150));
     procs.0[2].kill().unwrap();
-    let out = running.wait_with_output().unwrap();
+    let out = wait_at_most(running, Duration::from_secs(180));
     if out.status.success() {
         assert_eq!(
             out.stdout, want.stdout,
