@@ -1,7 +1,7 @@
 //! Which events back an investigation: the bounded sample the HTML report embeds, and the
 //! sections whose events the "Log integrity" check looks up.
 
-use crate::investigate::Investigation;
+use crate::investigate::{Investigation, SessionSection};
 use backtrail_model::{Event, EventLookup};
 use std::collections::BTreeSet;
 
@@ -15,12 +15,7 @@ pub fn report_ids(inv: &Investigation) -> Vec<String> {
     let mut ids = BTreeSet::new();
     ids.extend(chain_ids(inv));
     for s in &inv.sessions {
-        for r in &s.body.activity.rows {
-            ids.extend(r.sample_event_ids.iter().take(SAMPLES_PER_ROW).cloned());
-        }
-        for f in &s.body.sources.flags {
-            ids.extend(f.evidence_event_ids.iter().cloned());
-        }
+        ids.extend(session_ids(s, SAMPLES_PER_ROW));
         if let Some(b) = &s.spawned_by {
             ids.insert(b.event_id.clone());
             ids.extend(b.other_event_ids.iter().cloned());
@@ -46,13 +41,7 @@ pub fn report_events<L: EventLookup>(
 pub fn integrity_sections(inv: &Investigation) -> Vec<(String, Vec<String>)> {
     let mut sections = vec![("chain".to_string(), dedup(chain_ids(inv)))];
     for s in &inv.sessions {
-        let mut ids = Vec::new();
-        for r in &s.body.activity.rows {
-            ids.extend(r.sample_event_ids.iter().cloned());
-        }
-        for f in &s.body.sources.flags {
-            ids.extend(f.evidence_event_ids.iter().cloned());
-        }
+        let ids = session_ids(s, usize::MAX);
         let name = s
             .arn
             .clone()
@@ -61,6 +50,19 @@ pub fn integrity_sections(inv: &Investigation) -> Vec<(String, Vec<String>)> {
         sections.push((format!("session {name}"), dedup(ids)));
     }
     sections
+}
+
+/// A session's sample events (at most `per_row` an activity row) and its network flags'
+/// evidence.
+fn session_ids(s: &SessionSection, per_row: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for r in &s.body.activity.rows {
+        ids.extend(r.sample_event_ids.iter().take(per_row).cloned());
+    }
+    for f in &s.body.sources.flags {
+        ids.extend(f.evidence_event_ids.iter().cloned());
+    }
+    ids
 }
 
 /// Every hop's events and each chain's origin evidence, in chain order.
