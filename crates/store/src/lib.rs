@@ -18,6 +18,7 @@ pub mod columns;
 pub mod ids;
 pub mod ingest;
 pub mod manifest;
+mod prepare;
 pub mod sessions;
 
 pub use ingest::{
