@@ -6,8 +6,12 @@
 use crate::StoreError;
 use crate::columns::{Builder, rows, schema};
 use crate::ids::id_hash;
-use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, RecordBatch, StringArray,
+    StringBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
+};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, TimeUnit};
 use backtrail_model::{Event, Issuance};
 use backtrail_normalize::derive::SessionAggregator;
 use backtrail_normalize::issuance_of;
@@ -107,20 +111,87 @@ impl Rows {
     }
 }
 
-/// Orders a row group by access key, ARN and time, so that one session's rows sit in few
-/// pages and the page index can skip the rest.
-pub(crate) fn sort_for_lookup(batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
-    let col = |n: &str| batch.column_by_name(n).expect("events schema").clone();
-    let opts = arrow::compute::SortOptions {
-        descending: false,
-        nulls_first: false,
+/// The rows of `parts` ordered by access key, ARN and time (nulls last, ties in the
+/// order given), so that one session's rows sit in few pages and the page index can skip
+/// the rest; gathered straight from the pieces into one batch (one copy of each value).
+pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
+    let schema = schema::<Event>();
+    let index = |n: &str| schema.index_of(n).expect("events schema");
+    let (key, arn, time) = (index("access_key_id"), index("arn"), index("event_time"));
+    let strings = |c: usize| -> Vec<&StringArray> {
+        parts
+            .iter()
+            .map(|p| p.column(c).as_string::<i32>())
+            .collect()
     };
-    let cols = ["access_key_id", "arn", "event_time"].map(|n| SortColumn {
-        values: col(n),
-        options: Some(opts),
+    let (keys, arns) = (strings(key), strings(arn));
+    let times: Vec<&TimestampMillisecondArray> = parts
+        .iter()
+        .map(|p| p.column(time).as_primitive())
+        .collect();
+    let mut order: Vec<(u32, u32)> = Vec::with_capacity(parts.iter().map(|p| p.num_rows()).sum());
+    for (p, part) in parts.iter().enumerate() {
+        order.extend((0..part.num_rows() as u32).map(|r| (p as u32, r)));
+    }
+    // None sorts first for Option; nulls go last, as the store has always sorted them.
+    fn opt(a: &StringArray, r: usize) -> (bool, Option<&str>) {
+        (a.is_null(r), a.is_valid(r).then(|| a.value(r)))
+    }
+    order.sort_by(|&(pa, ra), &(pb, rb)| {
+        let (pa, ra, pb, rb) = (pa as usize, ra as usize, pb as usize, rb as usize);
+        opt(keys[pa], ra)
+            .cmp(&opt(keys[pb], rb))
+            .then_with(|| opt(arns[pa], ra).cmp(&opt(arns[pb], rb)))
+            .then_with(|| times[pa].value(ra).cmp(&times[pb].value(rb)))
     });
-    let idx = lexsort_to_indices(&cols, None)?;
-    Ok(arrow::compute::take_record_batch(batch, &idx)?)
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        let column: ArrayRef = match field.data_type() {
+            DataType::Utf8 => {
+                let from = strings(c);
+                let bytes = from.iter().map(|a| a.value_data().len()).sum();
+                let mut b = StringBuilder::with_capacity(order.len(), bytes);
+                for &(p, r) in &order {
+                    let (a, r) = (from[p as usize], r as usize);
+                    if a.is_valid(r) {
+                        b.append_value(a.value(r));
+                    } else {
+                        b.append_null();
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            DataType::Boolean => {
+                let from: Vec<&BooleanArray> =
+                    parts.iter().map(|p| p.column(c).as_boolean()).collect();
+                let mut b = BooleanBuilder::with_capacity(order.len());
+                for &(p, r) in &order {
+                    let (a, r) = (from[p as usize], r as usize);
+                    b.append_option(a.is_valid(r).then(|| a.value(r)));
+                }
+                Arc::new(b.finish())
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                let from: Vec<&TimestampMillisecondArray> =
+                    parts.iter().map(|p| p.column(c).as_primitive()).collect();
+                let mut b = TimestampMillisecondBuilder::with_capacity(order.len())
+                    .with_data_type(field.data_type().clone());
+                for &(p, r) in &order {
+                    let (a, r) = (from[p as usize], r as usize);
+                    b.append_option(a.is_valid(r).then(|| a.value(r)));
+                }
+                Arc::new(b.finish())
+            }
+            other => {
+                return Err(StoreError::Other(format!(
+                    "events column {} of unexpected type {other}",
+                    field.name()
+                )));
+            }
+        };
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// One row group to sort and encode: its rows in pieces, and the segment file's encoder
@@ -135,9 +206,8 @@ impl RowGroupJob {
     /// filters), ready to be appended to the file as one row group.
     pub fn encode(self) -> Result<Vec<ArrowColumnChunk>, StoreError> {
         let schema = schema::<Event>();
-        let batch = concat_batches(&schema, &self.parts)?;
+        let batch = sort_for_lookup(&self.parts)?;
         drop(self.parts);
-        let batch = sort_for_lookup(&batch)?;
         let mut writers = self.factory.create_column_writers(0)?;
         for ((field, col), w) in schema
             .fields()
