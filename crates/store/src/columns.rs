@@ -114,6 +114,34 @@ impl<T: Table> Builder<T> {
         }
     }
 
+    /// An empty builder with room for exactly `rows` (their strings included): nothing
+    /// is reallocated and copied while they are pushed, and the finished arrays hold no
+    /// spare capacity.
+    pub fn for_rows(rows: &[T]) -> Self {
+        let n = rows.len();
+        let builders = T::columns()
+            .iter()
+            .map(|c| match c {
+                Col::Str(_, get, _) => {
+                    let bytes = rows.iter().map(|r| get(r).map_or(0, str::len)).sum();
+                    B::Str(StringBuilder::with_capacity(n, bytes))
+                }
+                Col::Bool(..) => B::Bool(BooleanBuilder::with_capacity(n)),
+                Col::Time(..) => {
+                    B::Time(TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC"))
+                }
+                Col::U64(..) => B::U64(UInt64Builder::with_capacity(n)),
+                Col::StrList(..) => B::List(ListBuilder::with_capacity(StringBuilder::new(), n)),
+            })
+            .collect();
+        Builder {
+            builders,
+            rows: 0,
+            bytes: 0,
+            _t: std::marker::PhantomData,
+        }
+    }
+
     /// Rows appended so far.
     pub fn len(&self) -> usize {
         self.rows

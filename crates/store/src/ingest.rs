@@ -671,7 +671,8 @@ impl SegmentWriter {
             Some((encoders, _)) => {
                 encoders.push(job);
                 self.outstanding += 1;
-                // The readers are behind: encode one here, so that memory stays bounded.
+                // The readers have not taken the previous one yet: encode one here, so
+                // that at most one row group waits and memory stays bounded.
                 if encoders.waiting() > 1 {
                     encoders.run_one();
                 }

@@ -11,7 +11,7 @@ use arrow::array::{
     StringBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, Field, TimeUnit};
 use backtrail_model::{Event, Issuance};
 use backtrail_normalize::derive::SessionAggregator;
 use backtrail_normalize::issuance_of;
@@ -43,8 +43,12 @@ pub(crate) struct RowsBuilder {
 
 impl RowsBuilder {
     pub fn new() -> Self {
+        Self::with_columns(Builder::new())
+    }
+
+    fn with_columns(columns: Builder<Event>) -> Self {
         RowsBuilder {
-            columns: Builder::new(),
+            columns,
             rows: Rows {
                 batch: RecordBatch::new_empty(schema::<Event>()),
                 hashes: Vec::new(),
@@ -91,7 +95,7 @@ impl RowsBuilder {
 impl Rows {
     /// The columns and derived rows of `events`.
     pub fn of(events: &[Event]) -> Rows {
-        let mut b = RowsBuilder::new();
+        let mut b = RowsBuilder::with_columns(Builder::for_rows(events));
         for ev in events {
             b.push(ev);
         }
@@ -111,10 +115,10 @@ impl Rows {
     }
 }
 
-/// The rows of `parts` ordered by access key, ARN and time (nulls last, ties in the
+/// The order of the rows of `parts` by access key, ARN and time (nulls last, ties in the
 /// order given), so that one session's rows sit in few pages and the page index can skip
-/// the rest; gathered straight from the pieces into one batch (one copy of each value).
-pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
+/// the rest: (piece, row) pairs.
+fn lookup_order(parts: &[RecordBatch]) -> Vec<(u32, u32)> {
     let schema = schema::<Event>();
     let index = |n: &str| schema.index_of(n).expect("events schema");
     let (key, arn, time) = (index("access_key_id"), index("arn"), index("event_time"));
@@ -144,14 +148,30 @@ pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, Stor
             .then_with(|| opt(arns[pa], ra).cmp(&opt(arns[pb], rb)))
             .then_with(|| times[pa].value(ra).cmp(&times[pb].value(rb)))
     });
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for (c, field) in schema.fields().iter().enumerate() {
+    order
+}
+
+/// Column `c` of `parts`, its rows in `order`: gathered straight from the pieces (one copy
+/// of each value), one column at a time so that a row group is never held twice.
+fn gather(
+    parts: &[RecordBatch],
+    order: &[(u32, u32)],
+    c: usize,
+    field: &Field,
+) -> Result<ArrayRef, StoreError> {
+    let strings = |c: usize| -> Vec<&StringArray> {
+        parts
+            .iter()
+            .map(|p| p.column(c).as_string::<i32>())
+            .collect()
+    };
+    {
         let column: ArrayRef = match field.data_type() {
             DataType::Utf8 => {
                 let from = strings(c);
                 let bytes = from.iter().map(|a| a.value_data().len()).sum();
                 let mut b = StringBuilder::with_capacity(order.len(), bytes);
-                for &(p, r) in &order {
+                for &(p, r) in order {
                     let (a, r) = (from[p as usize], r as usize);
                     if a.is_valid(r) {
                         b.append_value(a.value(r));
@@ -165,7 +185,7 @@ pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, Stor
                 let from: Vec<&BooleanArray> =
                     parts.iter().map(|p| p.column(c).as_boolean()).collect();
                 let mut b = BooleanBuilder::with_capacity(order.len());
-                for &(p, r) in &order {
+                for &(p, r) in order {
                     let (a, r) = (from[p as usize], r as usize);
                     b.append_option(a.is_valid(r).then(|| a.value(r)));
                 }
@@ -176,7 +196,7 @@ pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, Stor
                     parts.iter().map(|p| p.column(c).as_primitive()).collect();
                 let mut b = TimestampMillisecondBuilder::with_capacity(order.len())
                     .with_data_type(field.data_type().clone());
-                for &(p, r) in &order {
+                for &(p, r) in order {
                     let (a, r) = (from[p as usize], r as usize);
                     b.append_option(a.is_valid(r).then(|| a.value(r)));
                 }
@@ -189,9 +209,8 @@ pub(crate) fn sort_for_lookup(parts: &[RecordBatch]) -> Result<RecordBatch, Stor
                 )));
             }
         };
-        columns.push(column);
+        Ok(column)
     }
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// One row group to sort and encode: its rows in pieces, and the segment file's encoder
@@ -206,16 +225,11 @@ impl RowGroupJob {
     /// filters), ready to be appended to the file as one row group.
     pub fn encode(self) -> Result<Vec<ArrowColumnChunk>, StoreError> {
         let schema = schema::<Event>();
-        let batch = sort_for_lookup(&self.parts)?;
-        drop(self.parts);
+        let order = lookup_order(&self.parts);
         let mut writers = self.factory.create_column_writers(0)?;
-        for ((field, col), w) in schema
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .zip(writers.iter_mut())
-        {
-            for leaf in compute_leaves(field, col)? {
+        for ((c, field), w) in schema.fields().iter().enumerate().zip(writers.iter_mut()) {
+            let col = gather(&self.parts, &order, c, field)?;
+            for leaf in compute_leaves(field, &col)? {
                 w.write(&leaf)?;
             }
         }
