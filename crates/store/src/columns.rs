@@ -96,22 +96,7 @@ impl<T: Table> Default for Builder<T> {
 impl<T: Table> Builder<T> {
     /// An empty builder.
     pub fn new() -> Self {
-        let builders = T::columns()
-            .iter()
-            .map(|c| match c {
-                Col::Str(..) => B::Str(StringBuilder::new()),
-                Col::Bool(..) => B::Bool(BooleanBuilder::new()),
-                Col::Time(..) => B::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
-                Col::U64(..) => B::U64(UInt64Builder::new()),
-                Col::StrList(..) => B::List(ListBuilder::new(StringBuilder::new())),
-            })
-            .collect();
-        Builder {
-            builders,
-            rows: 0,
-            bytes: 0,
-            _t: std::marker::PhantomData,
-        }
+        Self::for_rows(&[])
     }
 
     /// An empty builder with room for exactly `rows` (their strings included): nothing
