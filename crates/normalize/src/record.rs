@@ -114,6 +114,49 @@ const TOP_FIELDS: &[(&str, Top)] = &[
 /// The column of a top-level key. Exact names first; then any case, because Athena and
 /// other SQL exports lower-case every column name (`eventtime`, `useridentity`).
 pub(crate) fn top_field(k: &str) -> Option<Top> {
+    use Top::*;
+    // The exact names as one `match` (compiled to a comparison of lengths, then bytes):
+    // every key of every record comes through here.
+    let exact = match k {
+        "eventVersion" => EventVersion,
+        "userIdentity" => UserIdentity,
+        "eventTime" => EventTime,
+        "eventSource" => EventSource,
+        "eventName" => EventName,
+        "awsRegion" => AwsRegion,
+        "sourceIPAddress" => SourceIp,
+        "userAgent" => UserAgent,
+        "errorCode" => ErrorCode,
+        "errorMessage" => ErrorMessage,
+        "requestParameters" => RequestParameters,
+        "responseElements" => ResponseElements,
+        "additionalEventData" => AdditionalEventData,
+        "requestID" => RequestId,
+        "eventID" => EventId,
+        "readOnly" => ReadOnly,
+        "resources" => Resources,
+        "eventType" => EventType,
+        "managementEvent" => ManagementEvent,
+        "recipientAccountId" => RecipientAccountId,
+        "sharedEventID" => SharedEventId,
+        "vpcEndpointId" => VpcEndpointId,
+        "vpcEndpointAccountId" => VpcEndpointAccountId,
+        "serviceEventDetails" => ServiceEventDetails,
+        "eventCategory" => EventCategory,
+        "tlsDetails" => TlsDetails,
+        "sessionCredentialFromConsole" => SessionCredentialFromConsole,
+        _ => {
+            return TOP_FIELDS
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(k))
+                .map(|(_, t)| *t);
+        }
+    };
+    Some(exact)
+}
+
+#[cfg(test)]
+fn top_field_by_table(k: &str) -> Option<Top> {
     TOP_FIELDS
         .iter()
         .find(|(name, _)| *name == k)
@@ -331,7 +374,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                     match parse_iso(s) {
                         Some(t) => {
                             ev.event_time = t;
-                            keep_verbatim = format_iso(t) != s;
+                            keep_verbatim = !is_formatted_as_iso(s, t);
                         }
                         None => return Err(RecordError::BadEventTime(truncate(s, 60))),
                     }
@@ -447,6 +490,48 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     Ok(ev)
 }
 
+/// Whether `s` (read as `t`) is written as [`format_iso`] writes `t`. The usual form,
+/// `2023-07-10T11:42:00Z` with a valid date and time, is recognised without formatting
+/// (formatting took a string allocation and a chrono call per record); anything else is
+/// compared with `format_iso(t)` itself.
+fn is_formatted_as_iso(s: &str, t: i64) -> bool {
+    let b = s.as_bytes();
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |v, c| {
+            c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+        && let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se)) = (
+            num(0, 4),
+            num(5, 7),
+            num(8, 10),
+            num(11, 13),
+            num(14, 16),
+            num(17, 19),
+        )
+    {
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let days = match mo {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        if (1..=days).contains(&d) && h < 24 && mi < 60 && se < 60 {
+            return true;
+        }
+    }
+    format_iso(t) == s
+}
+
 fn shipper_time(extra: &str, keys: &[String]) -> Option<i64> {
     for k in [
         "@timestamp",
@@ -486,23 +571,30 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
             "identityProvider" => id.identity_provider = lazy_str(&v),
             "credentialId" => id.credential_id = lazy_str(&v),
             "onBehalfOf" => {
-                id.on_behalf_of_user_id = get_str(&v, "userId");
-                id.on_behalf_of_identity_store_arn = get_str(&v, "identityStoreArn");
+                [id.on_behalf_of_user_id, id.on_behalf_of_identity_store_arn] =
+                    get_strs(&v, ["userId", "identityStoreArn"]);
             }
             "inScopeOf" => {
-                id.in_scope_of_issuer_type = get_str(&v, "issuerType");
-                id.in_scope_of_credentials_issued_to = get_str(&v, "credentialsIssuedTo");
+                [
+                    id.in_scope_of_issuer_type,
+                    id.in_scope_of_credentials_issued_to,
+                ] = get_strs(&v, ["issuerType", "credentialsIssuedTo"]);
             }
             "sessionContext" if v.get_type() == JsonType::Object => {
                 for item in sonic_rs::to_object_iter(v.as_raw_str()) {
                     let Ok((k2, v2)) = item else { break };
                     match canon(&k2, CONTEXT_KEYS) {
                         "sessionIssuer" => {
-                            id.issuer_type = get_str(&v2, "type");
-                            id.issuer_principal_id = get_str(&v2, "principalId");
-                            id.issuer_arn = get_str(&v2, "arn");
-                            id.issuer_account_id = get_str(&v2, "accountId");
-                            id.issuer_user_name = get_str(&v2, "userName");
+                            [
+                                id.issuer_type,
+                                id.issuer_principal_id,
+                                id.issuer_arn,
+                                id.issuer_account_id,
+                                id.issuer_user_name,
+                            ] = get_strs(
+                                &v2,
+                                ["type", "principalId", "arn", "accountId", "userName"],
+                            );
                         }
                         "attributes" => {
                             id.session_creation_date =
@@ -520,6 +612,26 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
         }
     }
     Ok(id)
+}
+
+/// [`get_str`] of several keys, in one walk of the object: for each key its first exact
+/// match, else its first match in any case.
+fn get_strs<const N: usize>(v: &LazyValue<'_>, keys: [&str; N]) -> [Option<String>; N] {
+    let mut exact: [Option<Option<String>>; N] = std::array::from_fn(|_| None);
+    let mut any_case: [Option<Option<String>>; N] = std::array::from_fn(|_| None);
+    for (k, x) in sonic_rs::to_object_iter(v.as_raw_str()).filter_map(Result::ok) {
+        for (j, key) in keys.iter().enumerate() {
+            if exact[j].is_none() && &*k == *key {
+                exact[j] = Some(x.as_str().map(str::to_string));
+            } else if any_case[j].is_none() && k.eq_ignore_ascii_case(key) {
+                any_case[j] = Some(x.as_str().map(str::to_string));
+            }
+        }
+    }
+    std::array::from_fn(|j| match exact[j].take() {
+        Some(found) => found,
+        None => any_case[j].take().flatten(),
+    })
 }
 
 /// `key` of the object `v`, in any case (exports lower-case nested names too).
@@ -578,5 +690,71 @@ fn truncate(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_keys_in_one_walk_are_found_as_one_at_a_time() {
+        let texts = [
+            r#"{"type":"Role","Arn":"a1","arn":"a2","ARN":"a3","userName":5,"accountId":"1"}"#,
+            r#"{"TYPE":"x","type":null,"principalid":"p","principalId":"q"}"#,
+            r#"{"Type":"x","TYPE":"y"}"#,
+            r#""not an object""#,
+            r#"[1,2]"#,
+        ];
+        let keys = ["type", "principalId", "arn", "accountId", "userName"];
+        for t in texts {
+            let v: LazyValue<'_> = sonic_rs::from_str(t).unwrap();
+            let one_by_one: Vec<Option<String>> = keys.iter().map(|k| get_str(&v, k)).collect();
+            assert_eq!(get_strs(&v, keys).to_vec(), one_by_one, "{t}");
+        }
+    }
+
+    #[test]
+    fn the_key_match_finds_what_the_table_finds() {
+        for (name, _) in TOP_FIELDS {
+            for k in [
+                name.to_string(),
+                name.to_lowercase(),
+                name.to_uppercase(),
+                format!("{name}x"),
+                name[1..].to_string(),
+            ] {
+                assert_eq!(top_field(&k), top_field_by_table(&k), "{k}");
+            }
+        }
+        assert_eq!(top_field("CloudTrailEvent"), None);
+    }
+
+    #[test]
+    fn the_time_form_is_recognised_as_format_iso_would_write_it() {
+        for s in [
+            "2023-07-10T11:42:00Z",
+            "2024-02-29T23:59:59Z",
+            "2023-02-29T00:00:00Z",
+            "2023-02-30T00:00:00Z",
+            "2023-04-31T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-07-10T24:00:00Z",
+            "2023-07-10T11:60:00Z",
+            "2023-07-10T11:42:60Z",
+            "2000-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "2023-07-10T11:42:00.000Z",
+            "2023-07-10T11:42:00.250Z",
+            "2023-07-10 11:42:00Z",
+            " 2023-07-10T11:42:00Z",
+            "2023-07-10T11:42:00+00:00",
+            "2023-07-10T11:42:00",
+        ] {
+            if let Some(t) = parse_iso(s) {
+                assert_eq!(is_formatted_as_iso(s, t), format_iso(t) == s, "{s}");
+            }
+        }
     }
 }

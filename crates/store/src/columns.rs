@@ -96,14 +96,27 @@ impl<T: Table> Default for Builder<T> {
 impl<T: Table> Builder<T> {
     /// An empty builder.
     pub fn new() -> Self {
+        Self::for_rows(&[])
+    }
+
+    /// An empty builder with room for exactly `rows` (their strings included): nothing
+    /// is reallocated and copied while they are pushed, and the finished arrays hold no
+    /// spare capacity.
+    pub fn for_rows(rows: &[T]) -> Self {
+        let n = rows.len();
         let builders = T::columns()
             .iter()
             .map(|c| match c {
-                Col::Str(..) => B::Str(StringBuilder::new()),
-                Col::Bool(..) => B::Bool(BooleanBuilder::new()),
-                Col::Time(..) => B::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
-                Col::U64(..) => B::U64(UInt64Builder::new()),
-                Col::StrList(..) => B::List(ListBuilder::new(StringBuilder::new())),
+                Col::Str(_, get, _) => {
+                    let bytes = rows.iter().map(|r| get(r).map_or(0, str::len)).sum();
+                    B::Str(StringBuilder::with_capacity(n, bytes))
+                }
+                Col::Bool(..) => B::Bool(BooleanBuilder::with_capacity(n)),
+                Col::Time(..) => {
+                    B::Time(TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC"))
+                }
+                Col::U64(..) => B::U64(UInt64Builder::with_capacity(n)),
+                Col::StrList(..) => B::List(ListBuilder::with_capacity(StringBuilder::new(), n)),
             })
             .collect();
         Builder {

@@ -1,26 +1,32 @@
 //! Ingest: sources in parallel, one writer, commits that survive being killed.
 //!
-//! Worker threads read, decompress and parse files; the calling thread removes duplicates,
-//! appends to Arrow builders, and writes sorted row groups into the current segment. A
-//! segment becomes visible only when the manifest that lists it is renamed into place,
+//! Worker threads read, decompress and parse files, build their events' Arrow columns,
+//! identity hashes and derived rows, and sort and encode row groups (`prepare.rs`); the
+//! calling thread, the only committer, decides duplicates ([`LocalWriter::take`]), cuts row
+//! groups, appends encoded ones to the current segment and commits ([`LocalWriter::commit`]).
+//! A segment becomes visible only when the manifest that lists it is renamed into place,
 //! together with the source files it completes, so a killed ingest is simply repeated by
 //! the next one and every record ends up stored exactly once.
 
 use crate::columns::Builder;
 use crate::ids::{IdIndex, encode};
 use crate::manifest::{Manifest, Segment, SourceRecord, sync_dir, write_durably};
+use crate::prepare::{Encoded, Encoders, RowGroupJob, Rows, RowsBuilder};
 use crate::{Store, StoreError, parquet_props, sessions};
 use arrow::array::RecordBatch;
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use backtrail_model::{Event, Issuance};
 use backtrail_normalize::derive::SessionAggregator;
-use backtrail_normalize::{Batch, FileOutcome, StreamEnd, issuance_of, parse_stream};
+use backtrail_normalize::{Batch, FileOutcome, StreamEnd, parse_stream};
 use backtrail_sources::{Discovery, SourceFile, Sources};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::file::writer::SerializedFileWriter;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 /// Tuning of one ingest.
@@ -121,8 +127,30 @@ const ROW_GROUP_BYTES: usize = 48 * 1024 * 1024;
 /// What a reading thread hands the writer: a file's records a batch at a time (the index is
 /// the file's in the run's list), then how the file ended (Err: it could not be opened).
 enum Work {
-    Batch(usize, Batch),
-    Done(usize, Batch, Result<StreamEnd, String>),
+    Batch(usize, Prepared),
+    Done(usize, Prepared, Result<StreamEnd, String>),
+}
+
+/// A batch of a file's records as a reading thread hands it on: its events already as
+/// columns with their hashes and derived rows, and its rejects and warnings.
+#[derive(Default)]
+struct Prepared {
+    /// Events found (all in `rows`).
+    events: u64,
+    rows: Option<Rows>,
+    /// The rejects and warnings (its `events` are in `rows`).
+    rest: Batch,
+}
+
+impl Prepared {
+    fn of(mut b: Batch) -> Self {
+        let events = std::mem::take(&mut b.events);
+        Prepared {
+            events: events.len() as u64,
+            rows: (!events.is_empty()).then(|| Rows::of(&events)),
+            rest: b,
+        }
+    }
 }
 
 /// Reads one file a batch at a time into `send` (false: the writer is gone, stop). The last
@@ -133,16 +161,19 @@ fn read_file(
     f: &SourceFile,
     send: &mut dyn FnMut(Work) -> bool,
 ) -> bool {
-    let mut held: Option<Batch> = None;
+    let mut held: Option<Prepared> = None;
     let mut open = true;
     let end = match sources.open(f) {
-        Ok(reader) => Ok(parse_stream(reader, &mut |b| match held.replace(b) {
-            Some(prev) => {
-                open = send(Work::Batch(n, prev));
-                open
-            }
-            None => true,
-        })),
+        Ok(reader) => Ok(parse_stream(
+            reader,
+            &mut |b| match held.replace(Prepared::of(b)) {
+                Some(prev) => {
+                    open = send(Work::Batch(n, prev));
+                    open
+                }
+                None => true,
+            },
+        )),
         Err(e) => Err(e.to_string()),
     };
     open && send(Work::Done(n, held.unwrap_or_default(), end))
@@ -157,7 +188,9 @@ struct InFlight {
 
 struct OpenSegment {
     id: u64,
-    writer: ArrowWriter<File>,
+    writer: SerializedFileWriter<File>,
+    /// Column writers for row groups of `writer`, made on any thread.
+    factory: Arc<ArrowRowGroupWriterFactory>,
     tmp_path: std::path::PathBuf,
     rows: u64,
     min_time: i64,
@@ -181,16 +214,16 @@ impl Store {
         let (mut run, todo) = self.begin(discovery)?;
         progress.start(todo.len() as u64, todo.iter().map(|f| f.size).sum());
         let mut ids = IdIndex::new(&self.dir, &run.manifest, opts.id_budget);
-        let mut writer = LocalWriter {
-            store: self,
-            out: SegmentWriter::new(&self.dir, opts, run.manifest.next_segment, "seg-".into()),
-        };
-
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             opts.threads
         };
+        let (encoders, encoded) = Encoders::new();
+        let mut out = SegmentWriter::new(&self.dir, opts, run.manifest.next_segment, "seg-".into());
+        out.encoders = Some((encoders.clone(), encoded));
+        let mut writer = LocalWriter { store: self, out };
+
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -198,10 +231,13 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(threads * 2);
         let result: Result<(), StoreError> = std::thread::scope(|scope| {
             let todo = &todo;
+            let encoders = &encoders;
             scope.spawn(move || {
                 pool.install(|| {
                     use rayon::prelude::*;
                     todo.par_iter().enumerate().for_each_with(tx, |tx, (n, f)| {
+                        // Row groups the committer cut are encoded before the next file.
+                        while encoders.run_one() {}
                         // The receiver only goes away on a write error, which ends the run.
                         read_file(sources, n, f, &mut |w| tx.send(w).is_ok());
                     });
@@ -366,7 +402,12 @@ impl FileReport {
 
     /// Counts one batch of the file's records (the caller stores its events).
     pub fn add(&mut self, b: &Batch) {
-        self.records += b.records();
+        self.add_found(b.events.len() as u64, b);
+    }
+
+    /// [`FileReport::add`] of a batch whose `events` events were taken out of it.
+    fn add_found(&mut self, events: u64, b: &Batch) {
+        self.records += events + b.rejects.len() as u64 + b.unlisted_rejects;
         self.rejected += b.rejects.len() as u64 + b.unlisted_rejects;
         let key = &self.key;
         self.rejects.extend(b.rejects.iter().map(|x| RejectEntry {
@@ -504,7 +545,6 @@ impl Manifest {
 struct SegmentWriter {
     dir: PathBuf,
     row_group_rows: usize,
-    builder: Builder<Event>,
     open: Option<OpenSegment>,
     /// Id of the next segment.
     next_id: u64,
@@ -515,6 +555,15 @@ struct SegmentWriter {
     /// Suffix of files being written: unique to this writer, so that a task the cluster
     /// re-runs while a lost attempt still writes never shares a half-written file.
     tmp: String,
+    /// Where row groups are sorted and encoded: by the reading threads, their results
+    /// arriving on the receiver; None: here, as they are cut.
+    encoders: Option<(Arc<Encoders>, mpsc::Receiver<Encoded>)>,
+    /// Row groups handed to the encoders and not appended yet.
+    outstanding: usize,
+    /// The rows of the row group being gathered, and their string bytes.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    pending_bytes: usize,
 }
 
 impl SegmentWriter {
@@ -522,11 +571,15 @@ impl SegmentWriter {
         SegmentWriter {
             dir: dir.to_path_buf(),
             row_group_rows: opts.row_group_rows,
-            builder: Builder::new(),
             open: None,
             next_id: first_id,
             prefix,
             tmp: unique_tmp_suffix(),
+            encoders: None,
+            outstanding: 0,
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
         }
     }
 
@@ -539,14 +592,18 @@ impl SegmentWriter {
                 self.prefix, self.tmp
             ));
             let f = File::create(&tmp_path).map_err(|e| StoreError::io(&tmp_path, e))?;
-            let writer = ArrowWriter::try_new(
+            // The Arrow writer sets up the file (schema, properties, Arrow metadata); its
+            // row groups are encoded elsewhere and appended whole.
+            let (writer, factory) = ArrowWriter::try_new(
                 f,
                 crate::columns::schema::<Event>(),
                 Some(parquet_props(self.row_group_rows, true)),
-            )?;
+            )?
+            .into_serialized_writer()?;
             self.open = Some(OpenSegment {
                 id,
                 writer,
+                factory: Arc::new(factory),
                 tmp_path,
                 rows: 0,
                 min_time: i64::MAX,
@@ -565,44 +622,106 @@ impl SegmentWriter {
         self.open.as_ref().map_or(0, |s| s.rows)
     }
 
-    /// Events are passed by reference all the way: an `Event` is over a kilobyte, and
-    /// moving it per stage showed up as the writer's largest cost.
-    fn push(&mut self, ev: &Event) -> Result<(), StoreError> {
+    /// Stores rows found not to be duplicates. Row groups are cut where a single writer
+    /// appending them one by one would: at `row_group_rows` rows or [`ROW_GROUP_BYTES`].
+    fn add(&mut self, rows: Rows) -> Result<(), StoreError> {
+        let n = rows.len();
         let seg = self.segment()?;
-        seg.rows += 1;
-        seg.min_time = seg.min_time.min(ev.event_time);
-        seg.max_time = seg.max_time.max(ev.event_time);
-        if let Some(i) = issuance_of(ev) {
-            seg.issuances.push(i);
+        seg.rows += n as u64;
+        for &t in &rows.times {
+            seg.min_time = seg.min_time.min(t);
+            seg.max_time = seg.max_time.max(t);
         }
-        seg.sessions.add(ev);
-        if let Some(a) = &ev.recipient_account_id
-            && !seg.accounts.contains(a)
-        {
-            seg.accounts.insert(a.clone());
+        seg.issuances.extend(rows.issuances);
+        for s in rows.sessions.finish() {
+            seg.sessions.merge(s);
         }
-        self.builder.push(ev);
-        if self.builder.len() >= self.row_group_rows || self.builder.bytes() >= ROW_GROUP_BYTES {
-            self.flush_row_group()?;
+        seg.accounts.extend(rows.accounts);
+        let mut start = 0;
+        for (i, b) in rows.row_bytes.iter().enumerate() {
+            self.pending_rows += 1;
+            self.pending_bytes += *b as usize;
+            if self.pending_rows >= self.row_group_rows || self.pending_bytes >= ROW_GROUP_BYTES {
+                self.pending.push(rows.batch.slice(start, i + 1 - start));
+                start = i + 1;
+                self.cut()?;
+            }
+        }
+        if start < n {
+            self.pending.push(rows.batch.slice(start, n - start));
+        }
+        self.collect(false)
+    }
+
+    /// Hands the gathered rows on as one row group.
+    fn cut(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let job = RowGroupJob {
+            parts: std::mem::take(&mut self.pending),
+            factory: self.segment()?.factory.clone(),
+        };
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        match &self.encoders {
+            None => {
+                let chunks = job.encode()?;
+                self.append(chunks)
+            }
+            Some((encoders, _)) => {
+                encoders.push(job);
+                self.outstanding += 1;
+                // The readers have not taken the previous one yet: encode one here, so
+                // that at most one row group waits and memory stays bounded.
+                if encoders.waiting() > 1 {
+                    encoders.run_one();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends row groups the encoders finished; with `all`, waits for every one (encoding
+    /// here those no reading thread took yet).
+    fn collect(&mut self, all: bool) -> Result<(), StoreError> {
+        while self.outstanding > 0 {
+            let Some((encoders, rx)) = &self.encoders else {
+                break;
+            };
+            let encoded = if all {
+                while encoders.run_one() {}
+                rx.recv()
+                    .map_err(|_| StoreError::Other("row group encoders stopped".into()))?
+            } else {
+                match rx.try_recv() {
+                    Ok(e) => e,
+                    Err(_) => break,
+                }
+            };
+            self.outstanding -= 1;
+            self.append(encoded?)?;
         }
         Ok(())
     }
 
-    fn flush_row_group(&mut self) -> Result<(), StoreError> {
-        if self.builder.is_empty() {
-            return Ok(());
-        }
-        let batch = sort_for_lookup(&self.builder.finish())?;
+    fn append(&mut self, chunks: Vec<ArrowColumnChunk>) -> Result<(), StoreError> {
         let seg = self.open.as_mut().expect("rows imply a segment");
-        seg.writer.write(&batch)?;
-        seg.writer.flush()?;
+        let mut rg = seg.writer.next_row_group()?;
+        for c in chunks {
+            c.append_to_row_group(&mut rg)?;
+        }
+        rg.close()?;
         Ok(())
     }
 
     /// Makes the open segment's files durable under their final names; the caller lists
     /// it in the manifest. The ids index learns that its fresh ids are now committed.
     fn seal(&mut self, ids: &mut IdIndex) -> Result<Option<SealedSegment>, StoreError> {
-        self.flush_row_group()?;
+        if self.open.is_some() {
+            self.cut()?;
+            self.collect(true)?;
+        }
         let Some(seg) = self.open.take() else {
             return Ok(None);
         };
@@ -682,23 +801,32 @@ struct LocalWriter<'a> {
 }
 
 impl LocalWriter<'_> {
-    /// Takes one batch of a file's records: its events are stored unless duplicates.
+    /// Takes one batch of a file's records: its events are stored unless duplicates. The
+    /// one place the embedded ingest decides duplicates, in the order batches arrive.
     fn take(
         &mut self,
         file: &mut InFlight,
-        batch: Batch,
+        batch: Prepared,
         ids: &mut IdIndex,
     ) -> Result<(), StoreError> {
-        file.report.add(&batch);
-        for ev in &batch.events {
-            if ids.insert(ev)? {
-                file.stored += 1;
-                self.out.push(ev)?;
-            } else {
-                file.duplicates += 1;
-            }
+        file.report.add_found(batch.events, &batch.rest);
+        let Some(rows) = batch.rows else {
+            return Ok(());
+        };
+        let keep = rows
+            .hashes
+            .iter()
+            .zip(&rows.times)
+            .map(|(h, t)| ids.insert_hash(*h, *t))
+            .collect::<Result<Vec<bool>, _>>()?;
+        let fresh = keep.iter().filter(|k| **k).count();
+        file.stored += fresh as u64;
+        file.duplicates += (keep.len() - fresh) as u64;
+        match fresh {
+            0 => Ok(()),
+            f if f == keep.len() => self.out.add(rows),
+            _ => self.out.add(rows.only(&keep)?),
         }
-        Ok(())
     }
 
     /// A file is done: its rejects and its record go with the open segment.
@@ -734,12 +862,17 @@ impl LocalWriter<'_> {
     }
 }
 
+/// Events a [`PartitionWriter`] gathers before handing them to its segment.
+const PARTITION_BATCH: usize = 4096;
+
 /// Writes the events of one slice of the id space on a cluster executor: duplicates are
 /// found against the committed store and everything this writer saw, and segments are
 /// sealed but not listed; the coordinator lists them with [`IngestRun::commit`].
 pub struct PartitionWriter {
     ids: IdIndex,
     out: SegmentWriter,
+    /// Events found not to be duplicates, not yet handed to `out`.
+    fresh: RowsBuilder,
     segment_rows: u64,
     sealed: Vec<SealedSegment>,
     files: BTreeMap<String, (u64, u64)>,
@@ -761,6 +894,7 @@ impl PartitionWriter {
         PartitionWriter {
             ids: IdIndex::new(dir, manifest, opts.id_budget),
             out: SegmentWriter::new(dir, opts, 0, format!("part-{}-", unique_token())),
+            fresh: RowsBuilder::new(),
             segment_rows: opts.segment_rows,
             sealed: Vec::new(),
             files: BTreeMap::new(),
@@ -776,11 +910,15 @@ impl PartitionWriter {
         };
         if fresh {
             counts.0 += 1;
-            self.out.push(ev)?;
-            if self.out.rows() >= self.segment_rows
-                && let Some(s) = self.out.seal(&mut self.ids)?
-            {
-                self.sealed.push(s);
+            self.fresh.push(ev);
+            if self.fresh.len() >= PARTITION_BATCH {
+                self.out.add(self.fresh.finish())?;
+                // Sealed only with every fresh id's event in the segment.
+                if self.out.rows() >= self.segment_rows
+                    && let Some(s) = self.out.seal(&mut self.ids)?
+                {
+                    self.sealed.push(s);
+                }
             }
         } else {
             counts.1 += 1;
@@ -799,6 +937,9 @@ impl PartitionWriter {
 
     /// Seals the last segment and says what was written.
     pub fn finish(mut self) -> Result<PartitionOutput, StoreError> {
+        if self.fresh.len() > 0 {
+            self.out.add(self.fresh.finish())?;
+        }
         if let Some(s) = self.out.seal(&mut self.ids)? {
             self.sealed.push(s);
         }

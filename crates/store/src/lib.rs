@@ -22,6 +22,7 @@ pub mod ids;
 pub mod index;
 pub mod ingest;
 pub mod manifest;
+mod prepare;
 pub mod sessions;
 
 pub use ingest::{

@@ -3,10 +3,11 @@
 use crate::columns::{Builder, rows};
 use crate::manifest::{Manifest, sync_dir};
 use crate::{StoreError, parquet_props};
-use backtrail_model::SessionSummary;
+use backtrail_model::{SessionKey, SessionSummary};
 use backtrail_normalize::SessionAggregator;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 
@@ -66,43 +67,73 @@ pub fn save_with_sessions(dir: &Path, manifest: &mut Manifest) -> Result<(), Sto
 
 /// Writes the sessions table covering every segment of `manifest` and points the manifest
 /// at it (unsaved); returns the table it replaces.
+///
+/// The previous table is read a batch at a time and merged with the new parts in key
+/// order (the table is written sorted by key), so memory follows one commit's sessions,
+/// not the whole store's: holding the whole table made the ingest's peak grow with the
+/// store (561 MiB at 10M events against 322 MiB at 1M).
 fn refresh(dir: &Path, manifest: &mut Manifest) -> Result<Option<String>, StoreError> {
-    let mut agg = SessionAggregator::default();
     let covered = match (&manifest.sessions_file, manifest.sessions_upto_segment) {
-        (Some(file), Some(upto)) => {
-            for row in read_table::<SessionSummary>(&dir.join(file))? {
-                agg.merge(row);
-            }
-            Some(upto)
-        }
+        (Some(file), Some(upto)) => Some((file.clone(), upto)),
         _ => None,
     };
+    let mut parts = SessionAggregator::default();
     for seg in &manifest.segments {
-        if covered.is_some_and(|upto| seg.id <= upto) {
+        if covered.as_ref().is_some_and(|(_, upto)| seg.id <= *upto) {
             continue;
         }
         for row in read_table::<SessionSummary>(&dir.join(&seg.session_parts_file))? {
-            agg.merge(row);
+            parts.merge(row);
         }
     }
-    let rows = agg.finish();
+    let mut fresh: BTreeMap<SessionKey, SessionSummary> =
+        parts.finish().into_iter().map(|r| (r.key(), r)).collect();
     let upto = manifest.segments.iter().map(|s| s.id).max();
     let name = format!("sessions/sessions-{:08}.parquet", upto.unwrap_or(0));
     let tmp = dir.join(format!("{name}.tmp"));
     let f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-    let mut b = Builder::<SessionSummary>::new();
-    let mut w = ArrowWriter::try_new(
-        f,
-        crate::columns::schema::<SessionSummary>(),
-        Some(parquet_props(65_536, false)),
-    )?;
-    for chunk in rows.chunks(65_536) {
-        for r in chunk {
-            b.push(r);
+    let mut out = TableWriter {
+        builder: Builder::new(),
+        writer: ArrowWriter::try_new(
+            f,
+            crate::columns::schema::<SessionSummary>(),
+            Some(parquet_props(TABLE_ROWS, false)),
+        )?,
+    };
+    if let Some((file, _)) = &covered {
+        let path = dir.join(file);
+        let f = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        for batch in ParquetRecordBatchReaderBuilder::try_new(f)?.build()? {
+            let old = rows::<SessionSummary>(&batch?).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            for row in old {
+                let k = row.key();
+                // The new sessions that sort before this one come first.
+                while let Some(first) = fresh.first_entry()
+                    && *first.key() < k
+                {
+                    out.push(first.remove())?;
+                }
+                match fresh.remove(&k) {
+                    Some(new) => {
+                        let mut both = SessionAggregator::default();
+                        both.merge(row);
+                        both.merge(new);
+                        for r in both.finish() {
+                            out.push(r)?;
+                        }
+                    }
+                    None => out.push(row)?,
+                }
+            }
         }
-        w.write(&b.finish())?;
     }
-    let f = w.into_inner()?;
+    for (_, r) in fresh {
+        out.push(r)?;
+    }
+    let f = out.finish()?;
     f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
     let dst = dir.join(&name);
     std::fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
@@ -112,4 +143,30 @@ fn refresh(dir: &Path, manifest: &mut Manifest) -> Result<Option<String>, StoreE
         .sessions_file
         .replace(name.clone())
         .filter(|o| *o != name))
+}
+
+/// Rows of the sessions table per write (and per row group).
+const TABLE_ROWS: usize = 65_536;
+
+/// Writes table rows [`TABLE_ROWS`] at a time.
+struct TableWriter {
+    builder: Builder<SessionSummary>,
+    writer: ArrowWriter<File>,
+}
+
+impl TableWriter {
+    fn push(&mut self, row: SessionSummary) -> Result<(), StoreError> {
+        self.builder.push(&row);
+        if self.builder.len() >= TABLE_ROWS {
+            self.writer.write(&self.builder.finish())?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<File, StoreError> {
+        if !self.builder.is_empty() {
+            self.writer.write(&self.builder.finish())?;
+        }
+        Ok(self.writer.into_inner()?)
+    }
 }
