@@ -1,6 +1,6 @@
 //! What a file is (by its content, never its name) and the records in it.
 
-use crate::record::parse_record;
+use crate::record::parse_record_of_depth;
 use crate::scan::{Scan, scan_string, scan_value, skip_ws};
 use backtrail_model::Event;
 use std::io::Read;
@@ -87,8 +87,10 @@ impl ParsedFile {
         (self.events.len() + self.rejects.len()) as u64 + self.unlisted_rejects
     }
 
-    pub(crate) fn record(&mut self, index: u64, offset: usize, text: &[u8]) {
-        match parse_record(text) {
+    /// `depth`: how deeply `text` nests, when the scan that found it measured it (the
+    /// parser then need not count again).
+    pub(crate) fn record(&mut self, index: u64, offset: usize, text: &[u8], depth: Option<usize>) {
+        match parse_record_of_depth(text, depth) {
             Ok(ev) if ev.event_source.starts_with("aws:") => self.reject(
                 index,
                 offset,
@@ -400,7 +402,7 @@ fn walk_array_checked(b: &[u8], start: usize, pf: &mut ParsedFile) -> (Option<us
     // anything it does not accept is walked by the scanner, which reports the damage.
     if let Some((spans, end)) = valid_array_spans(b, start) {
         for (index, (off, len)) in spans.into_iter().enumerate() {
-            pf.record(index as u64, off, &b[off..off + len]);
+            pf.record(index as u64, off, &b[off..off + len], None);
         }
         return (Some(end), true);
     }
@@ -432,7 +434,7 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
         }
         match scan_value(b, i) {
             Scan::Complete(e) => {
-                pf.record(index, i, &b[i..e]);
+                pf.record(index, i, &b[i..e], None);
                 index += 1;
                 let j = skip_ws(b, e);
                 match b.get(j) {
@@ -558,7 +560,7 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
                         "truncated: the line ends inside this record".into(),
                     );
                 }
-                _ => pf.record(index, here, line),
+                _ => pf.record(index, here, line, None),
             }
             index += 1;
         }
@@ -572,7 +574,7 @@ fn walk_sequence(b: &[u8], start: usize, pf: &mut ParsedFile) {
         }
         match scan_value(b, i) {
             Scan::Complete(e) => {
-                pf.record(index, i, &b[i..e]);
+                pf.record(index, i, &b[i..e], None);
                 i = e;
             }
             Scan::Truncated => {

@@ -229,7 +229,21 @@ fn lazy_bool(v: &LazyValue<'_>) -> Option<bool> {
 /// Parses one record. `text` must be one JSON value; a lookup-events row (with a
 /// `CloudTrailEvent` string) is unwrapped to the event it carries.
 pub fn parse_record(text: &[u8]) -> Result<Event, RecordError> {
-    check_size_and_depth(text)?;
+    parse_record_of_depth(text, None)
+}
+
+/// [`parse_record`] of a record whose nesting depth the scan that found it measured
+/// (`Some`); `None` counts it here.
+pub(crate) fn parse_record_of_depth(
+    text: &[u8],
+    depth: Option<usize>,
+) -> Result<Event, RecordError> {
+    match depth {
+        Some(_) if text.len() > MAX_RECORD_BYTES => return Err(RecordError::TooLarge(text.len())),
+        Some(d) if d > MAX_DEPTH => return Err(RecordError::TooDeep),
+        Some(_) => {}
+        None => check_size_and_depth(text)?,
+    }
     let text = std::str::from_utf8(text).map_err(|_| RecordError::InvalidUtf8)?;
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     match trimmed.as_bytes().first() {
@@ -297,7 +311,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     let mut ev = Event::default();
     let mut extra = Extra::default();
     let mut order = String::new();
-    let mut time_raw: Option<String> = None;
+    let mut time_seen = false;
     let mut event_id_seen = false;
     let mut lookup_inner: Option<String> = None;
     // EventBridge delivers CloudTrail events as `{"detail-type": ..., "detail": EVENT}`.
@@ -370,7 +384,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
             EventTime => {
                 if is_str {
                     let s = val.as_str().unwrap_or_default();
-                    time_raw = Some(s.to_string());
+                    time_seen = true;
                     match parse_iso(s) {
                         Some(t) => {
                             ev.event_time = t;
@@ -441,7 +455,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         return parse_object(inner_trim, depth + 1);
     }
     if let Some(detail) = eventbridge_detail
-        && time_raw.is_none()
+        && !time_seen
         && event_name.is_none()
         && depth == 0
     {
@@ -451,7 +465,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     ev.event_name = event_name.unwrap_or_default();
     let extra_keys = std::mem::take(&mut extra.keys);
     let extra_text = extra.finish();
-    if time_raw.is_none() {
+    if !time_seen {
         // Shippers rename eventTime; the record keeps its own field, the column its reading.
         match extra_text
             .as_deref()

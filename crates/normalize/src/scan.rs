@@ -47,53 +47,58 @@ pub fn scan_string(b: &[u8], i: usize) -> Scan {
 
 /// Scans the value starting at `b[i]` (which must not be whitespace).
 pub fn scan_value(b: &[u8], i: usize) -> Scan {
+    scan_value_depth(b, i).0
+}
+
+/// [`scan_value`], with how deeply the value nests arrays and objects (a scalar is 0, `{}`
+/// is 1): the record parser's depth cap is checked from it without another pass.
+pub fn scan_value_depth(b: &[u8], i: usize) -> (Scan, usize) {
     if i >= b.len() {
-        return Scan::Truncated;
+        return (Scan::Truncated, 0);
     }
-    match b[i] {
+    let scan = match b[i] {
         b'"' => scan_string(b, i),
-        b'{' | b'[' => scan_container(b, i),
+        b'{' | b'[' => return scan_container(b, i),
         b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
             let mut j = i;
             while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
             {
                 if !matches!(b[j], b'a'..=b'z' | b'0'..=b'9' | b'-' | b'+' | b'.' | b'E') {
-                    return Scan::Invalid(j);
+                    return (Scan::Invalid(j), 0);
                 }
                 j += 1;
             }
             Scan::Complete(j)
         }
         _ => Scan::Invalid(i),
-    }
+    };
+    (scan, 0)
 }
 
-fn scan_container(b: &[u8], i: usize) -> Scan {
+fn scan_container(b: &[u8], i: usize) -> (Scan, usize) {
     // Stack of closing brackets; a Vec keeps deep nesting off the call stack.
     let mut stack: Vec<u8> = Vec::with_capacity(16);
+    let mut deepest = 0;
     let mut j = i;
     while j < b.len() {
         match b[j] {
-            b'{' => {
-                stack.push(b'}');
-                j += 1;
-            }
-            b'[' => {
-                stack.push(b']');
+            c @ (b'{' | b'[') => {
+                stack.push(if c == b'{' { b'}' } else { b']' });
+                deepest = deepest.max(stack.len());
                 j += 1;
             }
             c @ (b'}' | b']') => {
                 if stack.pop() != Some(c) {
-                    return Scan::Invalid(j);
+                    return (Scan::Invalid(j), deepest);
                 }
                 j += 1;
                 if stack.is_empty() {
-                    return Scan::Complete(j);
+                    return (Scan::Complete(j), deepest);
                 }
             }
             b'"' => match scan_string(b, j) {
                 Scan::Complete(e) => j = e,
-                other => return other,
+                other => return (other, deepest),
             },
             _ => {
                 // Scalars, separators and whitespace: step to the next structural byte.
@@ -104,7 +109,7 @@ fn scan_container(b: &[u8], i: usize) -> Scan {
             }
         }
     }
-    Scan::Truncated
+    (Scan::Truncated, deepest)
 }
 
 #[cfg(test)]
@@ -122,6 +127,23 @@ mod tests {
         assert_eq!(scan_value(b"{\"a\":1]", 0), Scan::Invalid(6));
         assert_eq!(scan_value(b"<html>", 0), Scan::Invalid(0));
         assert_eq!(scan_value(b"\"\\", 0), Scan::Truncated);
+    }
+
+    #[test]
+    fn depth_is_that_of_the_deepest_bracket_outside_strings() {
+        assert_eq!(scan_value_depth(b"1", 0), (Scan::Complete(1), 0));
+        assert_eq!(scan_value_depth(b"{}", 0), (Scan::Complete(2), 1));
+        let s = br#"{"a":[{"b":"[[[{{"}],"c":{}}"#;
+        assert_eq!(scan_value_depth(s, 0), (Scan::Complete(s.len()), 3));
+        for n in [1, 127, 128, 129, 5000] {
+            let v = [vec![b'['; n], vec![b']'; n]].concat();
+            assert_eq!(scan_value_depth(&v, 0), (Scan::Complete(2 * n), n));
+            assert_eq!(
+                crate::record::too_deep(&v),
+                n > crate::record::MAX_DEPTH,
+                "the scanner's depth agrees with the record parser's cap at {n}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::container::{
     not_cloudtrail_records, parse_decoded, resync,
 };
 use crate::record::MAX_RECORD_BYTES;
-use crate::scan::{Scan, scan_string, scan_value, skip_ws};
+use crate::scan::{Scan, scan_string, scan_value, scan_value_depth, skip_ws};
 use backtrail_model::Event;
 use std::cell::{Cell, RefCell};
 use std::io::{BufReader, Read};
@@ -248,9 +248,10 @@ impl Window<'_> {
             // A number or literal that ends where the bytes end may go on after them.
             let scalar = !matches!(self.buf[*i], b'{' | b'[' | b'"');
             let more_may_follow = limit < self.buf.len() || !self.eof;
-            match scan_value(&self.buf[..limit], *i) {
+            let (scan, depth) = scan_value_depth(&self.buf[..limit], *i);
+            match scan {
                 Scan::Complete(e) if !(scalar && e == limit && more_may_follow) => {
-                    return Scanned::Complete(e);
+                    return Scanned::Complete(e, depth);
                 }
                 Scan::Invalid(p) => return Scanned::Invalid(p),
                 _ if limit - *i >= cap => return Scanned::TooLarge,
@@ -322,7 +323,8 @@ impl Window<'_> {
 
 /// Outcome of [`Window::scan`].
 enum Scanned {
-    Complete(usize),
+    /// The value's end, and how deeply it nests.
+    Complete(usize, usize),
     Truncated,
     Invalid(usize),
     TooLarge,
@@ -435,8 +437,9 @@ impl Walker<'_> {
         self.stopped = !(self.sink)(batch);
     }
 
-    fn record(&mut self, index: u64, offset: u64, text: &[u8]) {
-        self.acc.record(index, offset as usize, text);
+    /// `depth`: how deeply the record nests, when the scan that found it measured it.
+    fn record(&mut self, index: u64, offset: u64, text: &[u8], depth: Option<usize>) {
+        self.acc.record(index, offset as usize, text, depth);
         self.counted(text.len());
     }
 
@@ -545,7 +548,7 @@ impl Walker<'_> {
                 _ => return self.damaged(win, *i, outcome),
             }
             let kend = match win.scan(i) {
-                Scanned::Complete(e) => e,
+                Scanned::Complete(e, _) => e,
                 _ => return self.damaged(win, *i, outcome),
             };
             let key = win.buf[*i + 1..kend - 1].to_vec();
@@ -585,7 +588,7 @@ impl Walker<'_> {
                 continue;
             }
             match win.scan(i) {
-                Scanned::Complete(e) => *i = e,
+                Scanned::Complete(e, _) => *i = e,
                 Scanned::TooLarge => {
                     if !win.skip(i) {
                         continue;
@@ -680,9 +683,9 @@ impl Walker<'_> {
     /// One record at `i` (not whitespace): read, rejected, or skipped when too large.
     fn element(&mut self, win: &mut Window<'_>, i: &mut usize, index: u64) -> Step {
         match win.scan(i) {
-            Scanned::Complete(e) => {
+            Scanned::Complete(e, depth) => {
                 let at = win.base + *i as u64;
-                self.record(index, at, &win.buf[*i..e]);
+                self.record(index, at, &win.buf[*i..e], Some(depth));
                 *i = e;
                 Step::Next
             }
@@ -769,7 +772,7 @@ impl Walker<'_> {
                         here,
                         "truncated: the line ends inside this record".into(),
                     ),
-                    _ => self.record(index, here, line),
+                    _ => self.record(index, here, line, None),
                 }
                 index += 1;
             }
