@@ -178,7 +178,7 @@ impl<L: EventLookup> Walker<'_, L> {
             ) && issued_ok(i)
                 && i.event_time <= login.event_time
         });
-        set.sort_by_key(|i| i.event_time);
+        set.sort_by(super::walk::tie_order);
         let Some(p) = set.pop() else {
             let mut u = Cursor::caller_of(login);
             u.account = u.account.or_else(|| cur.account());

@@ -1226,3 +1226,20 @@ fn a_finding_is_traced_with_its_window_and_ip() {
     let empty = who_finding(&l, &Finding::default()).unwrap();
     assert!(empty.sessions.is_empty() && !empty.notes.is_empty());
 }
+
+#[test]
+fn records_sharing_an_event_id_are_ordered_by_content_not_by_arrival() {
+    use super::walk::tie_order;
+    let iss = |principal: &str| backtrail_model::Issuance {
+        event_id: "1111".into(),
+        event_name: "ConsoleLogin".into(),
+        caller_principal_id: Some(principal.into()),
+        ..Default::default()
+    };
+    let mut a = vec![iss("123456789012"), iss("1111")];
+    let mut b = vec![iss("1111"), iss("123456789012")];
+    a.sort_by(tie_order);
+    b.sort_by(tie_order);
+    assert_eq!(a, b);
+    assert_eq!(a[0].caller_principal_id.as_deref(), Some("1111"));
+}

@@ -156,7 +156,7 @@ impl<L: EventLookup> Walker<'_, L> {
             .filter(|i| i.event_name == "CreateAccessKey" && issued_ok(i))
             .filter(|i| i.issued_arn.is_none() || i.issued_arn == cur.arn)
             .collect();
-        made.sort_by_key(|i| i.event_time);
+        made.sort_by(tie_order);
         let Some(iss) = made.into_iter().next() else {
             return Ok(Next::Done(user_origin(cur, Vec::new())));
         };
@@ -335,6 +335,10 @@ impl<L: EventLookup> Walker<'_, L> {
         if methods.contains(&"GetRoleCredentials") {
             raw.extend(self.role_credentials(cur)?);
         }
+        // Records that share an event id (samples and exports copy them) are told apart by
+        // content before the first of each is kept, so the choice does not depend on the
+        // order the store returns them in.
+        raw.sort_by(tie_order);
         let mut seen = HashSet::new();
         raw.retain(|i| {
             methods.contains(&i.event_name.as_str())
@@ -344,7 +348,6 @@ impl<L: EventLookup> Walker<'_, L> {
                     i.event_time,
                 ))
         });
-        raw.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
         let evals: Vec<Eval> = raw
             .into_iter()
             .map(|i| {
@@ -518,7 +521,7 @@ impl<L: EventLookup> Walker<'_, L> {
                     && (l.event_time - switch.event_time).abs() <= SAME_TIME_MS
             })
             .collect();
-        pair.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+        pair.sort_by(tie_order);
         pair.dedup_by(|a, b| a.event_id == b.event_id);
         Ok(pair)
     }
@@ -614,4 +617,25 @@ pub(super) fn method_of(iss: &Issuance) -> String {
 
 pub(super) fn issued_ok(i: &Issuance) -> bool {
     i.error_code.as_deref().is_none_or(str::is_empty) && i.outcome.as_deref() != Some("Failure")
+}
+
+/// A total order of issuances: by time and event id, then by what the records say, so that
+/// records sharing both (copied samples, exports) come out the same way whatever order the
+/// store returned them in.
+pub(super) fn tie_order(a: &Issuance, b: &Issuance) -> std::cmp::Ordering {
+    fn key(i: &Issuance) -> impl Ord + '_ {
+        (
+            i.event_time,
+            &i.event_id,
+            &i.caller_arn,
+            &i.caller_principal_id,
+            &i.caller_user_name,
+            &i.caller_access_key_id,
+            &i.issued_access_key_id,
+            &i.issued_arn,
+            &i.source_ip,
+            &i.user_agent,
+        )
+    }
+    key(a).cmp(&key(b))
 }

@@ -412,14 +412,19 @@ pub(super) fn api_flags(order: &[&Event], catalog: &Catalog) -> Vec<Flag> {
     }
     let mut flags = Vec::new();
     for ((source, name), a) in per {
-        let mut targets: Vec<String> = Vec::new();
+        // Targets in the order they were first called on; those first called at the same
+        // time by name, so the text does not depend on the order the store returns ties in.
+        let mut first: Vec<(i64, String)> = Vec::new();
         for ev in &a.calls {
             for t in catalog.targets(ev) {
-                if !targets.contains(&t) {
-                    targets.push(t);
+                match first.iter_mut().find(|(_, x)| *x == t) {
+                    Some(seen) => seen.0 = seen.0.min(ev.event_time),
+                    None => first.push((ev.event_time, t)),
                 }
             }
         }
+        first.sort();
+        let targets: Vec<String> = first.into_iter().map(|(_, t)| t).collect();
         let failed = a.calls.iter().filter(|e| e.failed()).count();
         let shown_targets = if targets.is_empty() {
             String::new()
