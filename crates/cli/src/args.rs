@@ -294,9 +294,6 @@ pub struct WhoArgs {
     /// Output format (default: text); use investigate for markdown, csv or html.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     pub format: WhoFormat,
-    /// Accepted as by the other reports, and not used by `who`.
-    #[command(flatten)]
-    pub report: ReportOptions,
 }
 
 /// `what`, `where` and `investigate`.

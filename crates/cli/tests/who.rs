@@ -172,6 +172,25 @@ fn formats_who_does_not_print_are_refused_by_the_parser() {
             )))
             .stdout("");
     }
+    // Options of the reports built on `who` that it has no use for are refused too,
+    // rather than accepted and ignored.
+    for option in [
+        ["--html", "r.html"],
+        ["--geoip", "GeoLite2-City.mmdb"],
+        ["--source-ip", "203.0.113.7"],
+    ] {
+        bt().args(["who", "AKIAIOSFODNN7EXAMPLE"])
+            .args(option)
+            .arg("--store")
+            .arg(&missing)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(format!(
+                "unexpected argument '{}'",
+                option[0]
+            )))
+            .stdout("");
+    }
     // The reports built on `who` still offer them: the parser lets them through to the
     // store, which is missing.
     bt().args([
