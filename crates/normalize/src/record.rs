@@ -238,12 +238,7 @@ pub(crate) fn parse_record_of_depth(
     text: &[u8],
     depth: Option<usize>,
 ) -> Result<Event, RecordError> {
-    match depth {
-        Some(_) if text.len() > MAX_RECORD_BYTES => return Err(RecordError::TooLarge(text.len())),
-        Some(d) if d > MAX_DEPTH => return Err(RecordError::TooDeep),
-        Some(_) => {}
-        None => check_size_and_depth(text)?,
-    }
+    check_size_and_depth(text, depth)?;
     let text = std::str::from_utf8(text).map_err(|_| RecordError::InvalidUtf8)?;
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     match trimmed.as_bytes().first() {
@@ -258,12 +253,13 @@ pub(crate) fn parse_record_of_depth(
     parse_object(trimmed, 0)
 }
 
-/// The caps on one record, checked before any parser (which may recurse) sees it.
-fn check_size_and_depth(text: &[u8]) -> Result<(), RecordError> {
+/// The caps on one record, checked before any parser (which may recurse) sees it; `depth`
+/// is its nesting as the scan that found it measured it, or `None` to count it here.
+fn check_size_and_depth(text: &[u8], depth: Option<usize>) -> Result<(), RecordError> {
     if text.len() > MAX_RECORD_BYTES {
         return Err(RecordError::TooLarge(text.len()));
     }
-    if too_deep(text) {
+    if depth.map_or_else(|| too_deep(text), |d| d > MAX_DEPTH) {
         return Err(RecordError::TooDeep);
     }
     Ok(())
@@ -451,7 +447,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         if !inner_trim.starts_with('{') {
             return Err(RecordError::BadLookupRow);
         }
-        check_size_and_depth(inner_trim.as_bytes())?;
+        check_size_and_depth(inner_trim.as_bytes(), None)?;
         return parse_object(inner_trim, depth + 1);
     }
     if let Some(detail) = eventbridge_detail
