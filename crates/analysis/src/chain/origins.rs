@@ -38,18 +38,9 @@ impl<L: EventLookup> Walker<'_, L> {
                 ))
             }
             Some("SAMLUser") => Next::Done(self.saml_origin(iss, evidence)),
-            Some("WebIdentityUser") => Next::Done(Origin {
-                kind: OriginKind::WebIdentityUser,
-                identifier: iss
-                    .subject
-                    .clone()
-                    .or_else(|| iss.caller_user_name.clone())
-                    .or_else(|| iss.caller_principal_id.clone())
-                    .unwrap_or_default(),
-                account: iss.recipient_account_id.clone(),
-                provider: iss.provider.clone(),
-                evidence_event_ids: evidence,
-            }),
+            Some("WebIdentityUser") => {
+                Next::Done(federated_origin(OriginKind::WebIdentityUser, iss, evidence))
+            }
             _ if iss.event_name == "GetRoleCredentials" => {
                 Next::Done(self.identity_center_origin(iss, evidence))
             }
@@ -215,18 +206,7 @@ impl<L: EventLookup> Walker<'_, L> {
         if role.is_some_and(|r| r.starts_with("AWSReservedSSO_")) {
             return self.identity_center_origin(iss, evidence);
         }
-        Origin {
-            kind: OriginKind::SAMLUser,
-            identifier: iss
-                .subject
-                .clone()
-                .or_else(|| iss.caller_user_name.clone())
-                .or_else(|| iss.caller_principal_id.clone())
-                .unwrap_or_default(),
-            account: iss.recipient_account_id.clone(),
-            provider: iss.provider.clone(),
-            evidence_event_ids: evidence,
-        }
+        federated_origin(OriginKind::SAMLUser, iss, evidence)
     }
 
     /// Identity Center users: the `onBehalfOf` user id when the record has it (read from the
@@ -353,6 +333,23 @@ pub(super) fn service_origin(
         identifier: identifier.unwrap_or_else(|| svc.to_string()),
         account: cur.account(),
         provider: Some(svc.to_string()),
+        evidence_event_ids: evidence,
+    }
+}
+
+/// The origin of a SAML or web-identity federation: the subject the provider asserted (else
+/// the caller's name or principal id), in the account that received the call.
+fn federated_origin(kind: OriginKind, iss: &Issuance, evidence: Vec<String>) -> Origin {
+    Origin {
+        kind,
+        identifier: iss
+            .subject
+            .clone()
+            .or_else(|| iss.caller_user_name.clone())
+            .or_else(|| iss.caller_principal_id.clone())
+            .unwrap_or_default(),
+        account: iss.recipient_account_id.clone(),
+        provider: iss.provider.clone(),
         evidence_event_ids: evidence,
     }
 }

@@ -50,13 +50,7 @@ pub(super) fn private_sources(order: &[&Event]) -> Option<Flag> {
     if per.is_empty() {
         return None;
     }
-    let mut e = Evidence {
-        count: all.len() as u64,
-        ..Evidence::default()
-    };
-    for ev in leads.iter().chain(&all) {
-        e.note(ev);
-    }
+    let e = Evidence::led_by(&leads, &all);
     let mut ips: Vec<_> = per.into_iter().collect();
     ips.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.1.3.cmp(&b.1.3)).then(a.0.cmp(b.0)));
     let detail = format!(
@@ -97,13 +91,7 @@ pub(super) fn aws_sources(order: &[&Event]) -> Option<Flag> {
     if per.is_empty() {
         return None;
     }
-    let mut e = Evidence {
-        count: all.len() as u64,
-        ..Evidence::default()
-    };
-    for ev in leads.iter().chain(&all) {
-        e.note(ev);
-    }
+    let e = Evidence::led_by(&leads, &all);
     let detail = format!(
         "calls AWS made on the identity's behalf (a service acting with its credentials, or the \
          console), so the source is not the caller's network: {}",

@@ -139,6 +139,19 @@ impl Evidence {
         }
     }
 
+    /// Evidence of `all` the events, listing first the `leads` (one example of each thing
+    /// the detail names), then the rest while there is room.
+    fn led_by(leads: &[&Event], all: &[&Event]) -> Evidence {
+        let mut e = Evidence {
+            count: all.len() as u64,
+            ..Evidence::default()
+        };
+        for ev in leads.iter().chain(all) {
+            e.note(ev);
+        }
+        e
+    }
+
     /// Keeps `ev`'s id if there is room, without counting it (to list one example of each
     /// thing named in the detail before the rest).
     fn note(&mut self, ev: &Event) {
