@@ -1,7 +1,7 @@
 //! What a file is (by its content, never its name) and the records in it.
 
 use crate::record::parse_record_of_depth;
-use crate::scan::{Scan, scan_string, scan_value, skip_ws};
+use crate::scan::{Scan, scan_string, scan_value, scan_value_depth, skip_ws};
 use backtrail_model::Event;
 use std::io::Read;
 
@@ -396,25 +396,20 @@ fn walk_array(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
     walk_array_checked(b, start, pf).0
 }
 
-/// [`walk_array`], also saying whether the array was valid JSON.
+/// [`walk_array`], also saying whether the array was undamaged: every element found whole,
+/// separated by commas, and the array closed (the records themselves may still be rejected
+/// by the parser, which validates each one).
+///
+/// The scanner splits the array without validating it, measuring each record's depth as it
+/// goes; the parser then validates every record in the one pass that reads it. (Splitting
+/// with a validating parser first walked every byte twice more: once for the depth cap of
+/// the whole array, once for the validation the record parser repeats anyway.)
 fn walk_array_checked(b: &[u8], start: usize, pf: &mut ParsedFile) -> (Option<usize>, bool) {
-    // A well-formed array (the usual case) is split by sonic-rs, which validates as it goes;
-    // anything it does not accept is walked by the scanner, which reports the damage.
-    if let Some((spans, end)) = valid_array_spans(b, start) {
-        for (index, (off, len)) in spans.into_iter().enumerate() {
-            pf.record(index as u64, off, &b[off..off + len], None);
-        }
-        return (Some(end), true);
-    }
-    (walk_array_scanned(b, start, pf), false)
-}
-
-/// [`walk_array`] by the scanner, which finds and reports damage.
-fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usize> {
     let mut i = start + 1;
     let mut index = 0u64;
     let mut missing_commas = 0u64;
     let mut first_missing = 0usize;
+    let mut clean = true;
     let end = loop {
         i = skip_ws(b, i);
         if i >= b.len() {
@@ -432,9 +427,9 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
             }
             _ => {}
         }
-        match scan_value(b, i) {
-            Scan::Complete(e) => {
-                pf.record(index, i, &b[i..e], None);
+        match scan_value_depth(b, i) {
+            (Scan::Complete(e), depth) => {
+                pf.record(index, i, &b[i..e], Some(depth));
                 index += 1;
                 let j = skip_ws(b, e);
                 match b.get(j) {
@@ -449,7 +444,7 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
                     }
                 }
             }
-            Scan::Truncated => {
+            (Scan::Truncated, _) => {
                 pf.reject(
                     index,
                     i,
@@ -457,7 +452,8 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
                 );
                 break None;
             }
-            Scan::Invalid(p) => {
+            (Scan::Invalid(p), _) => {
+                clean = false;
                 pf.reject(index, i, format!("invalid JSON at byte {p}"));
                 index += 1;
                 match resync(b, p) {
@@ -468,6 +464,7 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
         }
     };
     if missing_commas > 0 {
+        clean = false;
         pf.warn(
             first_missing,
             format!(
@@ -475,47 +472,7 @@ fn walk_array_scanned(b: &[u8], start: usize, pf: &mut ParsedFile) -> Option<usi
             ),
         );
     }
-    end
-}
-
-/// When the array at `b[start] == '['` is valid JSON: the (offset, length) of each element
-/// and the offset after the closing ']'. None for anything else, even if only the bytes after
-/// the array are not UTF-8.
-fn valid_array_spans(b: &[u8], start: usize) -> Option<(Vec<(usize, usize)>, usize)> {
-    // sonic-rs validates nested values by recursion: an array with a record nested deeper
-    // than the cap (the array is one level more) is left to the scanner, which never
-    // recurses, and the record to the parser, which rejects it.
-    if crate::record::deeper_than(&b[start..], crate::record::MAX_DEPTH + 1) {
-        return None;
-    }
-    let base = b.as_ptr() as usize;
-    let mut spans = Vec::new();
-    let mut after = start + 1;
-    let mut iter = sonic_rs::to_array_iter(&b[start..]);
-    loop {
-        // Only objects: sonic-rs validates nested arrays by recursion, so anything else
-        // (a deeply nested array could overflow the stack) is left to the scanner.
-        let mut j = skip_ws(b, after);
-        if b.get(j) == Some(&b',') {
-            j = skip_ws(b, j + 1);
-        }
-        match b.get(j) {
-            Some(b'{') => {}
-            Some(b']') => break,
-            _ => return None,
-        }
-        let val = iter.next()?.ok()?;
-        let raw = val.as_raw_str().as_bytes();
-        // The element must be a view of `b` (it is, for borrowed input); otherwise give up.
-        let off = (raw.as_ptr() as usize).checked_sub(base)?;
-        if off < after || off + raw.len() > b.len() {
-            return None;
-        }
-        spans.push((off, raw.len()));
-        after = off + raw.len();
-    }
-    let j = skip_ws(b, after);
-    (b.get(j) == Some(&b']')).then_some((spans, j + 1))
+    (end, clean && end.is_some())
 }
 
 /// After damage at `p`, the next place where a record plausibly starts: a '{' that opens a

@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod derive;
+mod json;
 pub mod reconstruct;
 pub mod record;
 pub mod scan;

@@ -1,9 +1,10 @@
 //! One CloudTrail record (JSON object text) to an [`Event`], and back.
 
+use crate::json::{self, Kind, Value};
 use crate::scan::{Scan, scan_string};
 use backtrail_model::time::{format_iso, parse_iso};
 use backtrail_model::{Event, Identity};
-use sonic_rs::{JsonType, JsonValueTrait, LazyValue};
+use sonic_rs::JsonValueTrait;
 
 /// The most bytes one record may take. Real CloudTrail records are kilobytes; the cap keeps
 /// one hostile record from taking the memory of the ingest, and keeps a column of a row group
@@ -211,15 +212,15 @@ pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn lazy_str(v: &LazyValue<'_>) -> Option<String> {
-    v.as_str().map(str::to_string)
+fn lazy_str(v: &Value<'_>) -> Option<String> {
+    v.as_str().map(|s| s.into_owned())
 }
 
-fn lazy_bool(v: &LazyValue<'_>) -> Option<bool> {
+fn lazy_bool(v: &Value<'_>) -> Option<bool> {
     if let Some(b) = v.as_bool() {
         return Some(b);
     }
-    match v.as_str()? {
+    match &*v.as_str()? {
         "true" | "True" | "TRUE" => Some(true),
         "false" | "False" | "FALSE" => Some(false),
         _ => None,
@@ -272,7 +273,7 @@ pub fn too_deep(text: &[u8]) -> bool {
 }
 
 /// Whether `text` nests arrays and objects more than `limit` levels deep.
-pub(crate) fn deeper_than(text: &[u8], limit: usize) -> bool {
+fn deeper_than(text: &[u8], limit: usize) -> bool {
     // Fewer brackets than the limit cannot nest deeper than it: most records stop here.
     if memchr::memchr2_iter(b'{', b'[', text).nth(limit).is_none() {
         return false;
@@ -314,14 +315,14 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
     let mut eventbridge_detail: Option<String> = None;
     let mut event_source: Option<String> = None;
     let mut event_name: Option<String> = None;
-    for item in sonic_rs::to_object_iter(text) {
-        let (key, val) = item.map_err(|e| RecordError::InvalidJson(short_err(&e.to_string())))?;
+    for item in json::members(text) {
+        let (key, val) = item.map_err(|e| RecordError::InvalidJson(e.to_string()))?;
         let key: &str = &key;
         if !order.is_empty() {
             order.push(',');
         }
         order.push_str(key);
-        let raw = val.as_raw_str();
+        let raw = val.raw();
         if raw.len() > MAX_FIELD_BYTES {
             return Err(RecordError::FieldTooLarge {
                 field: truncate(key, 60),
@@ -330,16 +331,16 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         }
         let Some(field) = top_field(key) else {
             if key == "CloudTrailEvent" {
-                lookup_inner = Some(val.as_str().ok_or(RecordError::BadLookupRow)?.to_string());
+                lookup_inner = Some(lazy_str(&val).ok_or(RecordError::BadLookupRow)?);
             }
-            if key == "detail" && val.get_type() == JsonType::Object {
+            if key == "detail" && val.kind() == Kind::Object {
                 eventbridge_detail = Some(raw.to_string());
             }
             extra.push(key, raw);
             continue;
         };
-        let is_str = val.get_type() == JsonType::String;
-        let is_obj_or_null = matches!(val.get_type(), JsonType::Object | JsonType::Null);
+        let is_str = val.kind() == Kind::String;
+        let is_obj_or_null = matches!(val.kind(), Kind::Object | Kind::Null);
         // Columns only take values of the documented type; anything else stays verbatim in
         // `extra` (the column may still carry a usable reading of it).
         let mut keep_verbatim = false;
@@ -371,7 +372,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
             EventCategory => string_col!(ev.event_category),
             EventId => {
                 if is_str {
-                    ev.event_id = val.as_str().unwrap_or_default().to_string();
+                    ev.event_id = lazy_str(&val).unwrap_or_default();
                     event_id_seen = true;
                 } else {
                     keep_verbatim = true;
@@ -381,12 +382,12 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                 if is_str {
                     let s = val.as_str().unwrap_or_default();
                     time_seen = true;
-                    match parse_iso(s) {
+                    match parse_iso(&s) {
                         Some(t) => {
                             ev.event_time = t;
-                            keep_verbatim = !is_formatted_as_iso(s, t);
+                            keep_verbatim = !is_formatted_as_iso(&s, t);
                         }
-                        None => return Err(RecordError::BadEventTime(truncate(s, 60))),
+                        None => return Err(RecordError::BadEventTime(truncate(&s, 60))),
                     }
                 } else {
                     keep_verbatim = true;
@@ -398,15 +399,15 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                     ReadOnly => ev.read_only = b,
                     _ => ev.management_event = b,
                 }
-                keep_verbatim = val.get_type() != JsonType::Boolean;
+                keep_verbatim = val.kind() != Kind::Bool;
             }
             SessionCredentialFromConsole => {
                 ev.session_credential_from_console = lazy_bool(&val);
-                keep_verbatim = !(is_str && matches!(val.as_str(), Some("true" | "false")));
+                keep_verbatim = !(is_str && matches!(val.raw(), "\"true\"" | "\"false\""));
             }
             UserIdentity => {
-                if val.get_type() == JsonType::Object {
-                    ev.identity = parse_identity(raw)?;
+                if val.kind() == Kind::Object {
+                    ev.identity = parse_identity(&val)?;
                 }
                 if is_obj_or_null {
                     ev.user_identity = Some(raw.to_string());
@@ -420,8 +421,8 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
             Resources => ev.resources = Some(raw.to_string()),
             ServiceEventDetails => ev.service_event_details = Some(raw.to_string()),
             TlsDetails => {
-                if val.get_type() == JsonType::Object {
-                    for item in sonic_rs::to_object_iter(raw) {
+                if val.kind() == Kind::Object {
+                    for item in val.members() {
                         let Ok((k, v)) = item else { break };
                         match &*k {
                             "tlsVersion" => ev.tls_version = lazy_str(&v),
@@ -566,10 +567,10 @@ fn pointer_str(json: &str, path: &[&str]) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
-fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
+fn parse_identity(v: &Value<'_>) -> Result<Identity, RecordError> {
     let mut id = Identity::default();
-    for item in sonic_rs::to_object_iter(raw) {
-        let (k, v) = item.map_err(|e| RecordError::InvalidJson(short_err(&e.to_string())))?;
+    for item in v.members() {
+        let (k, v) = item.map_err(|e| RecordError::InvalidJson(e.to_string()))?;
         match canon(&k, IDENTITY_KEYS) {
             "type" => id.kind = lazy_str(&v),
             "principalId" => id.principal_id = lazy_str(&v),
@@ -590,8 +591,8 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
                     id.in_scope_of_credentials_issued_to,
                 ] = get_strs(&v, ["issuerType", "credentialsIssuedTo"]);
             }
-            "sessionContext" if v.get_type() == JsonType::Object => {
-                for item in sonic_rs::to_object_iter(v.as_raw_str()) {
+            "sessionContext" if v.kind() == Kind::Object => {
+                for item in v.members() {
                     let Ok((k2, v2)) = item else { break };
                     match canon(&k2, CONTEXT_KEYS) {
                         "sessionIssuer" => {
@@ -610,7 +611,7 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
                             id.session_creation_date =
                                 get_str(&v2, "creationDate").and_then(|s| parse_iso(&s));
                             id.mfa_authenticated =
-                                v2.get("mfaAuthenticated").and_then(|b| lazy_bool(&b));
+                                get(&v2, "mfaAuthenticated").and_then(|b| lazy_bool(&b));
                         }
                         "sourceIdentity" => id.source_identity = lazy_str(&v2),
                         "ec2RoleDelivery" => id.ec2_role_delivery = lazy_str(&v2),
@@ -626,15 +627,15 @@ fn parse_identity(raw: &str) -> Result<Identity, RecordError> {
 
 /// [`get_str`] of several keys, in one walk of the object: for each key its first exact
 /// match, else its first match in any case.
-fn get_strs<const N: usize>(v: &LazyValue<'_>, keys: [&str; N]) -> [Option<String>; N] {
+fn get_strs<const N: usize>(v: &Value<'_>, keys: [&str; N]) -> [Option<String>; N] {
     let mut exact: [Option<Option<String>>; N] = std::array::from_fn(|_| None);
     let mut any_case: [Option<Option<String>>; N] = std::array::from_fn(|_| None);
-    for (k, x) in sonic_rs::to_object_iter(v.as_raw_str()).filter_map(Result::ok) {
+    for (k, x) in v.members().map_while(Result::ok) {
         for (j, key) in keys.iter().enumerate() {
             if exact[j].is_none() && &*k == *key {
-                exact[j] = Some(x.as_str().map(str::to_string));
+                exact[j] = Some(lazy_str(&x));
             } else if any_case[j].is_none() && k.eq_ignore_ascii_case(key) {
-                any_case[j] = Some(x.as_str().map(str::to_string));
+                any_case[j] = Some(lazy_str(&x));
             }
         }
     }
@@ -645,14 +646,23 @@ fn get_strs<const N: usize>(v: &LazyValue<'_>, keys: [&str; N]) -> [Option<Strin
 }
 
 /// `key` of the object `v`, in any case (exports lower-case nested names too).
-fn get_str(v: &LazyValue<'_>, key: &str) -> Option<String> {
-    if let Some(x) = v.get(key) {
-        return x.as_str().map(str::to_string);
+fn get_str(v: &Value<'_>, key: &str) -> Option<String> {
+    get(v, key).and_then(|x| lazy_str(&x))
+}
+
+/// The value of `key` in the object `v`: its first exact match, else its first match in
+/// any case.
+fn get<'a>(v: &Value<'a>, key: &str) -> Option<Value<'a>> {
+    let mut any_case = None;
+    for (k, x) in v.members().map_while(Result::ok) {
+        if k == key {
+            return Some(x);
+        }
+        if any_case.is_none() && k.eq_ignore_ascii_case(key) {
+            any_case = Some(x);
+        }
     }
-    sonic_rs::to_object_iter(v.as_raw_str())
-        .filter_map(Result::ok)
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .and_then(|(_, x)| x.as_str().map(str::to_string))
+    any_case
 }
 
 const IDENTITY_KEYS: &[&str] = &[
@@ -689,10 +699,6 @@ fn canon<'a>(k: &'a str, names: &'a [&'a str]) -> &'a str {
         .unwrap_or(k)
 }
 
-fn short_err(s: &str) -> String {
-    truncate(s.lines().next().unwrap_or(s), 160)
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -718,7 +724,8 @@ mod tests {
         ];
         let keys = ["type", "principalId", "arn", "accountId", "userName"];
         for t in texts {
-            let v: LazyValue<'_> = sonic_rs::from_str(t).unwrap();
+            let wrapped = format!("{{\"v\":{t}}}");
+            let v = json::members(&wrapped).next().unwrap().unwrap().1;
             let one_by_one: Vec<Option<String>> = keys.iter().map(|k| get_str(&v, k)).collect();
             assert_eq!(get_strs(&v, keys).to_vec(), one_by_one, "{t}");
         }
