@@ -28,21 +28,50 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
 pub fn scan_string(b: &[u8], i: usize) -> Scan {
     let mut j = i + 1;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) {
+        j = special_byte(b, j);
+        match b.get(j) {
             None => return Scan::Truncated,
-            Some(k) => {
-                let at = j + k;
-                if b[at] == b'"' {
-                    return Scan::Complete(at + 1);
-                }
-                // Backslash: skip it and the escaped byte.
-                j = at + 2;
+            Some(b'"') => return Scan::Complete(j + 1),
+            Some(b'\\') => {
+                // Skip it and the escaped byte.
+                j += 2;
                 if j > b.len() {
                     return Scan::Truncated;
                 }
             }
+            // A control character: the parser rejects it; the scanner only finds ends.
+            Some(_) => j += 1,
         }
     }
+}
+
+/// The first byte at or after `j` that ends a run of plain string content: a quote, a
+/// backslash or a control character (`b.len()` when there is none). Eight bytes at a time:
+/// CloudTrail's strings are mostly short, where a call to `memchr` per string cost more
+/// than the search. The scanner and the record parser's JSON walker both use it.
+pub(crate) fn special_byte(b: &[u8], mut j: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // A byte is flagged when it is '"', '\\' or below 0x20; the lowest flagged byte is
+        // exact (a borrow can only flag bytes above a true one).
+        let zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let mask =
+            zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | below_space;
+        if mask != 0 {
+            return j + (mask.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while let Some(&c) = b.get(j) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return j;
+        }
+        j += 1;
+    }
+    j
 }
 
 /// Scans the value starting at `b[i]` (which must not be whitespace).
@@ -143,6 +172,29 @@ mod tests {
                 n > crate::record::MAX_DEPTH,
                 "the scanner's depth agrees with the record parser's cap at {n}"
             );
+        }
+    }
+
+    #[test]
+    fn special_bytes_are_found_at_any_offset() {
+        for len in 0..40 {
+            for (pos, c) in [
+                (None, b'a'),
+                (Some(0), b'"'),
+                (Some(3), b'\\'),
+                (Some(9), 0x1f),
+            ] {
+                let mut v = vec![b'x'; len];
+                v.extend_from_slice(&[0xc3, 0xa9, 0x7f, 0x20]);
+                let want = match pos {
+                    Some(p) if p < v.len() => {
+                        v[p] = c;
+                        p
+                    }
+                    _ => v.len(),
+                };
+                assert_eq!(special_byte(&v, 0), want, "{len} {pos:?}");
+            }
         }
     }
 
