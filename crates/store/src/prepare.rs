@@ -38,7 +38,18 @@ pub(crate) struct Rows {
 /// Appends events one at a time into [`Rows`].
 pub(crate) struct RowsBuilder {
     columns: Builder<Event>,
-    rows: Rows,
+    derived: Derived,
+}
+
+/// What [`Rows`] holds besides the columns, while rows are pushed.
+#[derive(Default)]
+struct Derived {
+    hashes: Vec<u128>,
+    times: Vec<i64>,
+    row_bytes: Vec<u32>,
+    issuances: Vec<Issuance>,
+    sessions: SessionAggregator,
+    accounts: BTreeSet<String>,
 }
 
 impl RowsBuilder {
@@ -49,20 +60,12 @@ impl RowsBuilder {
     fn with_columns(columns: Builder<Event>) -> Self {
         RowsBuilder {
             columns,
-            rows: Rows {
-                batch: RecordBatch::new_empty(schema::<Event>()),
-                hashes: Vec::new(),
-                times: Vec::new(),
-                row_bytes: Vec::new(),
-                issuances: Vec::new(),
-                sessions: SessionAggregator::default(),
-                accounts: BTreeSet::new(),
-            },
+            derived: Derived::default(),
         }
     }
 
     pub fn push(&mut self, ev: &Event) {
-        let r = &mut self.rows;
+        let r = &mut self.derived;
         let before = self.columns.bytes();
         self.columns.push(ev);
         r.row_bytes
@@ -81,14 +84,21 @@ impl RowsBuilder {
     }
 
     pub fn len(&self) -> usize {
-        self.rows.hashes.len()
+        self.derived.hashes.len()
     }
 
     /// The rows pushed so far; the builder is empty afterwards.
     pub fn finish(&mut self) -> Rows {
-        let mut old = std::mem::replace(self, RowsBuilder::new());
-        old.rows.batch = old.columns.finish();
-        old.rows
+        let d = std::mem::take(&mut self.derived);
+        Rows {
+            batch: self.columns.finish(),
+            hashes: d.hashes,
+            times: d.times,
+            row_bytes: d.row_bytes,
+            issuances: d.issuances,
+            sessions: d.sessions,
+            accounts: d.accounts,
+        }
     }
 }
 
