@@ -24,6 +24,8 @@ fn athena_rows_with_lower_cased_names_are_events() {
         Some("arn:aws:iam::111122223333:role/r")
     );
     assert_eq!(e.identity.session_creation_date, Some(1_704_067_200_000));
+    // Read in any case, as creationDate is (exact names only, it was lost for such rows).
+    assert_eq!(e.identity.mfa_authenticated, Some(false));
     // requestParameters is a JSON string holding the object; the analyses read through it.
     assert!(
         json_text(e.request_parameters.as_deref().unwrap())
