@@ -133,7 +133,16 @@ impl IdIndex {
     }
 
     fn load(&mut self, day: i32) -> Result<(), StoreError> {
-        let mut set = Vec::new();
+        // Exactly the room the day takes: a day can hold more ids than the budget (a
+        // 100M-event trail has 1.7M a day), and a vector grown by doubling held twice that.
+        let total = self
+            .sources
+            .get(&day)
+            .into_iter()
+            .flatten()
+            .map(|(_, d)| d.count as usize)
+            .sum();
+        let mut set = Vec::with_capacity(total);
         for (file, d) in self.sources.get(&day).into_iter().flatten() {
             let path = self.dir.join(file);
             let mut f = std::fs::File::open(&path).map_err(|e| StoreError::io(&path, e))?;
@@ -189,20 +198,19 @@ impl IdIndex {
 
     /// After a commit: the fresh ids now live in `ids_file` at `days`.
     pub fn committed(&mut self, ids_file: &str, days: &[IdDay], fresh: Vec<(i32, Vec<u128>)>) {
-        for (d, (day, ids)) in days.iter().zip(fresh) {
+        for (d, (day, _)) in days.iter().zip(fresh) {
             self.sources
                 .entry(day)
                 .or_default()
                 .push((ids_file.to_string(), *d));
-            if let Some(l) = self.loaded.get_mut(&day) {
-                self.loaded_ids += ids.len();
-                l.committed.extend(ids);
-                l.committed.sort_unstable();
+            // A loaded day is let go rather than grown by the commit's ids (growing a
+            // vector of a large day in place held it twice, at every commit); its next
+            // lookup loads it again, the new ids included, from the sidecars.
+            if let Some(l) = self.loaded.remove(&day) {
+                self.loaded_ids -= l.committed.len();
             }
         }
         self.fresh_set.clear();
-        // Days loaded before the commit grew by its ids: keep within the budget.
-        self.evict(i32::MIN);
     }
 }
 

@@ -227,3 +227,43 @@ fn a_file_that_could_not_be_read_is_read_again_though_unchanged() {
         .unwrap();
     assert_eq!(third.files_unchanged, 1, "{}", counts(&third));
 }
+
+/// Two copies of the same records in one run, with commits between them and an id budget
+/// far below one day's ids: every record of the second copy is found a duplicate, through
+/// days let go at each commit and loaded again from the id sidecars.
+#[test]
+fn duplicates_are_found_across_commits_under_a_small_id_budget() {
+    let Some(real) = backtrail_testkit::realdata() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = |name: &str| {
+        let to = tmp.path().join(name);
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&real)
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        to
+    };
+    let (a, b) = (copy("a"), copy("b"));
+    let opts = IngestOptions {
+        row_group_rows: 500,
+        segment_rows: 1_000,
+        id_budget: 50,
+        ..Default::default()
+    };
+    let once = ingest(&tmp.path().join("once"), &[&a], &opts);
+    let twice = ingest(&tmp.path().join("twice"), &[&a, &b], &opts);
+    assert_adds_up(&twice);
+    assert!(twice.segments_written >= 4, "{}", counts(&twice));
+    assert_eq!(twice.stored, once.stored, "{}", counts(&twice));
+    assert_eq!(
+        twice.duplicates,
+        once.duplicates + once.stored + once.duplicates,
+        "{}",
+        counts(&twice)
+    );
+}
