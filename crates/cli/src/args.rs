@@ -157,6 +157,9 @@ pub struct IngestArgs {
     /// Events per commit (tests use small values to exercise many commits).
     #[arg(long, hide = true)]
     pub segment_rows: Option<u64>,
+    /// Committed event ids held in memory for duplicate checks (benchmarks vary it).
+    #[arg(long, hide = true)]
+    pub id_budget: Option<usize>,
 }
 
 /// Output format of query results.

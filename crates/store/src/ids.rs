@@ -64,6 +64,9 @@ struct Loaded {
     last_used: u64,
 }
 
+/// Lookups within which a day counts as in use and is not evicted.
+const IN_USE: u64 = 100_000;
+
 /// The id index of one ingest.
 pub struct IdIndex {
     dir: PathBuf,
@@ -170,12 +173,18 @@ impl IdIndex {
         Ok(())
     }
 
+    /// Lets go of the least recently used days until the budget holds, sparing `keep` and
+    /// every day looked up in the last [`IN_USE`] lookups: files of neighbouring days
+    /// arrive in turn from the reading threads, and a day evicted while in use was loaded
+    /// again at the next switch (with days larger than the budget, the 1M-event trail
+    /// ingested 2.6-3.6x slower). The days in use may hold more than the budget.
     fn evict(&mut self, keep: i32) {
-        while self.loaded_ids > self.budget && self.loaded.len() > 1 {
+        let idle_before = self.clock.saturating_sub(IN_USE);
+        while self.loaded_ids > self.budget {
             let Some((&oldest, _)) = self
                 .loaded
                 .iter()
-                .filter(|(d, _)| **d != keep)
+                .filter(|(d, l)| **d != keep && l.last_used < idle_before)
                 .min_by_key(|(_, l)| l.last_used)
             else {
                 return;

@@ -99,6 +99,9 @@ pub fn run(a: IngestArgs) -> Result<(), CliError> {
         threads: a.threads,
         ..Default::default()
     };
+    if let Some(n) = a.id_budget {
+        opts.id_budget = n;
+    }
     if let Some(n) = a.segment_rows {
         opts.segment_rows = n.max(1);
         opts.row_group_rows = opts.row_group_rows.min(n.max(1) as usize);
