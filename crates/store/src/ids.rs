@@ -206,8 +206,9 @@ impl IdIndex {
     }
 
     /// After a commit: the fresh ids now live in `ids_file` at `days`.
-    pub fn committed(&mut self, ids_file: &str, days: &[IdDay], fresh: Vec<(i32, Vec<u128>)>) {
-        for (d, (day, _)) in days.iter().zip(fresh) {
+    pub fn committed(&mut self, ids_file: &str, days: &[IdDay]) {
+        for d in days {
+            let day = d.day;
             self.sources
                 .entry(day)
                 .or_default()

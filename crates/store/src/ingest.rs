@@ -631,17 +631,17 @@ impl SegmentWriter {
         let n = rows.len();
         let seg = self.segment()?;
         seg.rows += n as u64;
-        for &t in &rows.times {
+        for &t in &rows.derived.times {
             seg.min_time = seg.min_time.min(t);
             seg.max_time = seg.max_time.max(t);
         }
-        seg.issuances.extend(rows.issuances);
-        for s in rows.sessions.finish() {
+        seg.issuances.extend(rows.derived.issuances);
+        for s in rows.derived.sessions.finish() {
             seg.sessions.merge(s);
         }
-        seg.accounts.extend(rows.accounts);
+        seg.accounts.extend(rows.derived.accounts);
         let mut start = 0;
-        for (i, b) in rows.row_bytes.iter().enumerate() {
+        for (i, b) in rows.derived.row_bytes.iter().enumerate() {
             self.pending_rows += 1;
             self.pending_bytes += *b as usize;
             if self.pending_rows >= self.row_group_rows || self.pending_bytes >= ROW_GROUP_BYTES {
@@ -775,7 +775,7 @@ impl SegmentWriter {
         for sub in crate::SUBDIRS {
             sync_dir(&dir.join(sub));
         }
-        ids.committed(&ids_file, &id_days, fresh);
+        ids.committed(&ids_file, &id_days);
         Ok(Some(SealedSegment {
             segment: Segment {
                 id,
@@ -817,9 +817,10 @@ impl LocalWriter<'_> {
             return Ok(());
         };
         let keep = rows
+            .derived
             .hashes
             .iter()
-            .zip(&rows.times)
+            .zip(&rows.derived.times)
             .map(|(h, t)| ids.insert_hash(*h, *t))
             .collect::<Result<Vec<bool>, _>>()?;
         let fresh = keep.iter().filter(|k| **k).count();

@@ -23,6 +23,12 @@ use std::sync::{Arc, Mutex, mpsc};
 /// duplicates and what the segment derives from them.
 pub(crate) struct Rows {
     pub batch: RecordBatch,
+    pub derived: Derived,
+}
+
+/// What [`Rows`] holds besides the columns, one entry per row where it is per row.
+#[derive(Default)]
+pub(crate) struct Derived {
     /// [`id_hash`] of each row.
     pub hashes: Vec<u128>,
     pub times: Vec<i64>,
@@ -39,17 +45,6 @@ pub(crate) struct Rows {
 pub(crate) struct RowsBuilder {
     columns: Builder<Event>,
     derived: Derived,
-}
-
-/// What [`Rows`] holds besides the columns, while rows are pushed.
-#[derive(Default)]
-struct Derived {
-    hashes: Vec<u128>,
-    times: Vec<i64>,
-    row_bytes: Vec<u32>,
-    issuances: Vec<Issuance>,
-    sessions: SessionAggregator,
-    accounts: BTreeSet<String>,
 }
 
 impl RowsBuilder {
@@ -89,15 +84,9 @@ impl RowsBuilder {
 
     /// The rows pushed so far; the builder is empty afterwards.
     pub fn finish(&mut self) -> Rows {
-        let d = std::mem::take(&mut self.derived);
         Rows {
             batch: self.columns.finish(),
-            hashes: d.hashes,
-            times: d.times,
-            row_bytes: d.row_bytes,
-            issuances: d.issuances,
-            sessions: d.sessions,
-            accounts: d.accounts,
+            derived: std::mem::take(&mut self.derived),
         }
     }
 }
@@ -113,7 +102,7 @@ impl Rows {
     }
 
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        self.derived.hashes.len()
     }
 
     /// Only the rows `keep` says (the committer found the others to be duplicates). Rare:
