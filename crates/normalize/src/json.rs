@@ -9,6 +9,7 @@
 //! whatever the caller checked before.
 
 use crate::record::MAX_DEPTH;
+use crate::scan::skip_ws as ws;
 use std::borrow::Cow;
 
 /// Where and why the text is not JSON.
@@ -108,29 +109,22 @@ pub(crate) struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    fn fail(&mut self, at: usize, what: &'static str) -> Option<<Self as Iterator>::Item> {
-        self.state = State::Done;
-        Some(Err(JsonError { at, what }))
-    }
-}
-
-impl<'a> Iterator for Members<'a> {
-    type Item = Result<(Cow<'a, str>, Value<'a>), JsonError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next member, `None` after the closing brace; the caller ends the walk on an
+    /// error.
+    fn step(&mut self) -> Result<Option<(Cow<'a, str>, Value<'a>)>, JsonError> {
         let b = self.text.as_bytes();
         let mut j = ws(b, self.i);
         match self.state {
-            State::Done => return None,
+            State::Done => return Ok(None),
             State::Start => {
                 if b.get(j) != Some(&b'{') {
-                    return self.fail(j, "expected an object");
+                    return err(j, "expected an object");
                 }
                 j = ws(b, j + 1);
                 if b.get(j) == Some(&b'}') {
                     self.i = j + 1;
                     self.state = State::Done;
-                    return None;
+                    return Ok(None);
                 }
             }
             State::Next => match b.get(j) {
@@ -138,22 +132,16 @@ impl<'a> Iterator for Members<'a> {
                 Some(b'}') => {
                     self.i = j + 1;
                     self.state = State::Done;
-                    return None;
+                    return Ok(None);
                 }
-                Some(_) => return self.fail(j, "expected ',' or '}'"),
-                None => return self.fail(j, "the text ends inside an object"),
+                Some(_) => return err(j, "expected ',' or '}'"),
+                None => return err(j, "the text ends inside an object"),
             },
         }
         if b.get(j) != Some(&b'"') {
-            return self.fail(j, "expected a key");
+            return err(j, "expected a key");
         }
-        let (kend, kesc) = match string_end(b, j) {
-            Ok(e) => e,
-            Err(e) => {
-                self.state = State::Done;
-                return Some(Err(e));
-            }
-        };
+        let (kend, kesc) = string_end(b, j)?;
         let kraw = &self.text[j + 1..kend - 1];
         let key = if kesc {
             Cow::Owned(unescape(kraw))
@@ -162,29 +150,27 @@ impl<'a> Iterator for Members<'a> {
         };
         j = ws(b, kend);
         if b.get(j) != Some(&b':') {
-            return self.fail(j, "expected ':'");
+            return err(j, "expected ':'");
         }
         j = ws(b, j + 1);
-        match value_end(b, j, 1) {
-            Ok((end, kind, escaped)) => {
-                self.i = end;
-                self.state = State::Next;
-                let raw = &self.text[j..end];
-                Some(Ok((key, Value { raw, kind, escaped })))
-            }
-            Err(e) => {
-                self.state = State::Done;
-                Some(Err(e))
-            }
-        }
+        let (end, kind, escaped) = value_end(b, j, 1)?;
+        self.i = end;
+        self.state = State::Next;
+        let raw = &self.text[j..end];
+        Ok(Some((key, Value { raw, kind, escaped })))
     }
 }
 
-fn ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
-        i += 1;
+impl<'a> Iterator for Members<'a> {
+    type Item = Result<(Cow<'a, str>, Value<'a>), JsonError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let step = self.step();
+        if step.is_err() {
+            self.state = State::Done;
+        }
+        step.transpose()
     }
-    i
 }
 
 fn err<T>(at: usize, what: &'static str) -> Result<T, JsonError> {

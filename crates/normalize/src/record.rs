@@ -212,11 +212,13 @@ pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn lazy_str(v: &Value<'_>) -> Option<String> {
+/// The string `v` holds, owned for the `Event`; `None` for any other type.
+fn owned_str(v: &Value<'_>) -> Option<String> {
     v.as_str().map(|s| s.into_owned())
 }
 
-fn lazy_bool(v: &Value<'_>) -> Option<bool> {
+/// A JSON boolean, or a string spelling one (exports write `"true"`).
+fn bool_of(v: &Value<'_>) -> Option<bool> {
     if let Some(b) = v.as_bool() {
         return Some(b);
     }
@@ -331,7 +333,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         }
         let Some(field) = top_field(key) else {
             if key == "CloudTrailEvent" {
-                lookup_inner = Some(lazy_str(&val).ok_or(RecordError::BadLookupRow)?);
+                lookup_inner = Some(owned_str(&val).ok_or(RecordError::BadLookupRow)?);
             }
             if key == "detail" && val.kind() == Kind::Object {
                 eventbridge_detail = Some(raw.to_string());
@@ -347,7 +349,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
         macro_rules! string_col {
             ($slot:expr) => {{
                 if is_str {
-                    $slot = lazy_str(&val);
+                    $slot = owned_str(&val);
                 } else {
                     keep_verbatim = true;
                 }
@@ -372,7 +374,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
             EventCategory => string_col!(ev.event_category),
             EventId => {
                 if is_str {
-                    ev.event_id = lazy_str(&val).unwrap_or_default();
+                    ev.event_id = owned_str(&val).unwrap_or_default();
                     event_id_seen = true;
                 } else {
                     keep_verbatim = true;
@@ -394,7 +396,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                 }
             }
             ReadOnly | ManagementEvent => {
-                let b = lazy_bool(&val);
+                let b = bool_of(&val);
                 match field {
                     ReadOnly => ev.read_only = b,
                     _ => ev.management_event = b,
@@ -402,7 +404,7 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                 keep_verbatim = val.kind() != Kind::Bool;
             }
             SessionCredentialFromConsole => {
-                ev.session_credential_from_console = lazy_bool(&val);
+                ev.session_credential_from_console = bool_of(&val);
                 keep_verbatim = !(is_str && matches!(val.raw(), "\"true\"" | "\"false\""));
             }
             UserIdentity => {
@@ -425,9 +427,9 @@ fn parse_object(text: &str, depth: u8) -> Result<Event, RecordError> {
                     for item in val.members() {
                         let Ok((k, v)) = item else { break };
                         match &*k {
-                            "tlsVersion" => ev.tls_version = lazy_str(&v),
-                            "cipherSuite" => ev.tls_cipher_suite = lazy_str(&v),
-                            "clientProvidedHostHeader" => ev.tls_client_host_header = lazy_str(&v),
+                            "tlsVersion" => ev.tls_version = owned_str(&v),
+                            "cipherSuite" => ev.tls_cipher_suite = owned_str(&v),
+                            "clientProvidedHostHeader" => ev.tls_client_host_header = owned_str(&v),
                             _ => {}
                         }
                     }
@@ -572,15 +574,15 @@ fn parse_identity(v: &Value<'_>) -> Result<Identity, RecordError> {
     for item in v.members() {
         let (k, v) = item.map_err(|e| RecordError::InvalidJson(e.to_string()))?;
         match canon(&k, IDENTITY_KEYS) {
-            "type" => id.kind = lazy_str(&v),
-            "principalId" => id.principal_id = lazy_str(&v),
-            "arn" => id.arn = lazy_str(&v),
-            "accountId" => id.account_id = lazy_str(&v),
-            "accessKeyId" => id.access_key_id = lazy_str(&v).filter(|s| !s.is_empty()),
-            "userName" => id.user_name = lazy_str(&v),
-            "invokedBy" => id.invoked_by = lazy_str(&v),
-            "identityProvider" => id.identity_provider = lazy_str(&v),
-            "credentialId" => id.credential_id = lazy_str(&v),
+            "type" => id.kind = owned_str(&v),
+            "principalId" => id.principal_id = owned_str(&v),
+            "arn" => id.arn = owned_str(&v),
+            "accountId" => id.account_id = owned_str(&v),
+            "accessKeyId" => id.access_key_id = owned_str(&v).filter(|s| !s.is_empty()),
+            "userName" => id.user_name = owned_str(&v),
+            "invokedBy" => id.invoked_by = owned_str(&v),
+            "identityProvider" => id.identity_provider = owned_str(&v),
+            "credentialId" => id.credential_id = owned_str(&v),
             "onBehalfOf" => {
                 [id.on_behalf_of_user_id, id.on_behalf_of_identity_store_arn] =
                     get_strs(&v, ["userId", "identityStoreArn"]);
@@ -611,10 +613,10 @@ fn parse_identity(v: &Value<'_>) -> Result<Identity, RecordError> {
                             id.session_creation_date =
                                 get_str(&v2, "creationDate").and_then(|s| parse_iso(&s));
                             id.mfa_authenticated =
-                                get(&v2, "mfaAuthenticated").and_then(|b| lazy_bool(&b));
+                                get(&v2, "mfaAuthenticated").and_then(|b| bool_of(&b));
                         }
-                        "sourceIdentity" => id.source_identity = lazy_str(&v2),
-                        "ec2RoleDelivery" => id.ec2_role_delivery = lazy_str(&v2),
+                        "sourceIdentity" => id.source_identity = owned_str(&v2),
+                        "ec2RoleDelivery" => id.ec2_role_delivery = owned_str(&v2),
                         _ => {}
                     }
                 }
@@ -633,9 +635,9 @@ fn get_strs<const N: usize>(v: &Value<'_>, keys: [&str; N]) -> [Option<String>; 
     for (k, x) in v.members().map_while(Result::ok) {
         for (j, key) in keys.iter().enumerate() {
             if exact[j].is_none() && &*k == *key {
-                exact[j] = Some(lazy_str(&x));
+                exact[j] = Some(owned_str(&x));
             } else if any_case[j].is_none() && k.eq_ignore_ascii_case(key) {
-                any_case[j] = Some(lazy_str(&x));
+                any_case[j] = Some(owned_str(&x));
             }
         }
     }
@@ -647,7 +649,7 @@ fn get_strs<const N: usize>(v: &Value<'_>, keys: [&str; N]) -> [Option<String>; 
 
 /// `key` of the object `v`, in any case (exports lower-case nested names too).
 fn get_str(v: &Value<'_>, key: &str) -> Option<String> {
-    get(v, key).and_then(|x| lazy_str(&x))
+    get(v, key).and_then(|x| owned_str(&x))
 }
 
 /// The value of `key` in the object `v`: its first exact match, else its first match in
